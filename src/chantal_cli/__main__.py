@@ -1,0 +1,7 @@
+"""``python -m chantal_cli``."""
+
+import sys
+
+from chantal_cli.main import main
+
+sys.exit(main())

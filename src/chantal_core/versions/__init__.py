@@ -1,0 +1,1 @@
+"""Version values and orderings: RPM (rpmvercmp) and Debian (dpkg)."""
