@@ -1,0 +1,718 @@
+"""Streaming parser of APT ``Packages`` and ``Sources`` indexes into package records.
+
+The indexes are Deb822 files (Debian Policy 5.1): stanzas separated by empty lines, each
+``Field: value`` with continuation lines starting with a space or tab. A Debian ``main``
+``Packages`` file holds tens of thousands of stanzas, so the parser reads a (decompressed)
+binary stream line by line and keeps only one stanza in memory at a time.
+
+Field values follow exactly python-debian's :class:`debian.deb822.Packages` parser (the
+first line stripped, continuation lines kept as written, ``#`` lines skipped, only truly
+empty lines separating stanzas); :func:`compare_with_python_debian` checks that claim on any
+index, and the test suite runs it on fixtures and on the real Debian index (network test).
+Besides the values, each stanza keeps its raw text exactly as upstream wrote it, which is
+what publishing republishes (with only ``Filename`` changed).
+"""
+
+from __future__ import annotations
+
+import bz2
+import functools
+import gzip
+import io
+import lzma
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any, Protocol, runtime_checkable
+
+import attrs
+from debian import deb822
+
+from chantal_core.errors import MetadataError
+from chantal_core.model import DEB, PackageRecord
+
+#: Index compressions APT knows, preferred first (the order apt itself tries them).
+COMPRESSIONS: tuple[str, ...] = (".xz", ".gz", ".bz2", ".lzma", ".zst", "")
+
+#: Relationship fields parsed into ``metadata`` (metadata key -> Deb822 field).
+RELATION_FIELDS: Mapping[str, str] = {
+    "depends": "Depends",
+    "pre_depends": "Pre-Depends",
+    "recommends": "Recommends",
+    "provides": "Provides",
+}
+
+_KEY_RE = re.compile(r"^(?P<key>[^: \t\n\r\f\v]+)\s*:")
+#: Debian package names (Policy 5.6.1, relaxed to upper case and ``_``/``~`` that
+#: third-party repositories use); anything with ``/`` or a leading ``.`` is refused.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.~_-]*$")
+_UNSAFE_CHARS_RE = re.compile(r"[\x00-\x1f\x7f\\]")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SOURCE_RE = re.compile(r"^\s*(?P<name>\S+)(?:\s*\((?P<version>[^)]*)\))?\s*$")
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A binary stream that can be read in chunks (files, decompressors)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+        ...
+
+
+@attrs.frozen(slots=True)
+class Stanza:
+    """One Deb822 paragraph.
+
+    :ivar text: the raw text exactly as upstream wrote it (every line, its own line
+        endings, ending with the line end of its last line).
+    :ivar values: field values by lower-cased field name (python-debian's semantics).
+    :ivar names: the field names as written, by lower-cased name, in file order.
+    :ivar line: 1-based line number of the stanza's first line in the index.
+    """
+
+    text: str
+    values: Mapping[str, str]
+    names: Mapping[str, str]
+    line: int
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A field value by name, case-insensitively, or ``default``."""
+        return self.values.get(name.lower(), default)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The fields with their names as written, in file order."""
+        return {self.names[key]: value for key, value in self.values.items()}
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Policy requires UTF-8; old third-party indexes use Latin-1.
+        return data.decode("latin-1")
+
+
+def parse_stanza(text: str, *, line: int = 1) -> Stanza:
+    """Parse the text of one stanza (no empty lines inside).
+
+    :param text: the stanza text.
+    :param line: line number of its first line, for errors and :attr:`Stanza.line`.
+    :returns: the stanza; fields follow python-debian's ``Deb822`` parser.
+    """
+    values: dict[str, str] = {}
+    names: dict[str, str] = {}
+    current: str | None = None
+    parts: list[str] = []
+    for raw in text.split("\n"):
+        item = raw.strip("\r\n")
+        if not item or item.startswith("#"):
+            continue
+        match = _KEY_RE.match(item)
+        if match is not None:
+            if current is not None:
+                values[current] = "\n".join(parts)
+            key = match.group("key")
+            current = key.lower()
+            names.setdefault(current, key)
+            parts = [item[match.end():].strip()]
+            continue
+        if item[0].isspace() and not item.isspace() and current is not None:
+            parts.append(item)
+    if current is not None:
+        values[current] = "\n".join(parts)
+    return Stanza(text=text, values=values, names=names, line=line)
+
+
+def iter_lines(stream: Readable, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary stream, each with its ``\\n`` (the last one may lack it).
+
+    Reads ``chunk_size`` bytes at a time: much faster than ``readline`` on decompressing
+    streams, and memory stays bounded by the chunk size plus the longest line.
+    """
+    rest = b""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
+def iter_stanzas(stream: Readable | Iterable[bytes]) -> Iterator[Stanza]:
+    """Iterate the stanzas of a Deb822 index, streaming.
+
+    :param stream: the decompressed index as a binary file (read in chunks) or an iterable
+        of lines.
+    :returns: an iterator of stanzas; paragraphs without any field (comments only) are
+        skipped, as python-debian does.
+    """
+    lines: list[bytes] = []
+    start = 1
+    number = 0
+    source: Iterable[bytes] = (iter_lines(stream) if isinstance(stream, Readable)
+                               else stream)
+    for raw in source:
+        number += 1
+        if not raw.strip(b"\r\n"):
+            if lines:
+                stanza = parse_stanza(_decode(b"".join(lines)), line=start)
+                lines = []
+                if stanza.values:
+                    yield stanza
+            start = number + 1
+            continue
+        lines.append(raw)
+    if lines:
+        stanza = parse_stanza(_decode(b"".join(lines)), line=start)
+        if stanza.values:
+            yield stanza
+
+
+def open_index(data: bytes | IO[bytes], path: str) -> Readable:
+    """A decompressing binary stream over an index, chosen by the file name's extension.
+
+    :param data: the compressed bytes, or a binary stream of them.
+    :param path: the index path or URL (``.xz``, ``.gz``, ``.bz2``, ``.lzma``, ``.zst``).
+    :returns: a binary stream of the decompressed index.
+    """
+    raw: IO[bytes] = io.BytesIO(data) if isinstance(data, bytes) else data
+    if path.endswith(".xz"):
+        return lzma.LZMAFile(raw, "rb", format=lzma.FORMAT_XZ)
+    if path.endswith(".lzma"):
+        return lzma.LZMAFile(raw, "rb", format=lzma.FORMAT_ALONE)
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if path.endswith(".bz2"):
+        return bz2.BZ2File(raw, "rb")
+    if path.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return raw
+
+
+def iter_index(data: bytes, path: str, *, source: str = "") -> Iterator[Stanza]:
+    """Decompress and parse an index held in memory.
+
+    :param data: the (compressed) index as fetched.
+    :param path: its path or URL (the extension selects the decompressor).
+    :param source: URL named in errors.
+    :raises MetadataError: the data cannot be decompressed.
+    """
+    stream = open_index(data, path)
+    try:
+        yield from iter_stanzas(stream)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise MetadataError(source or path, f"cannot decompress index: {exc}") from exc
+
+
+# --- versions and relations -------------------------------------------------------------
+
+
+def split_version(text: str, *, source: str = "") -> tuple[int, str, str]:
+    """Split a Debian version into ``(epoch, upstream_version, debian_revision)``.
+
+    Debian Policy 5.6.12: the epoch is the part before the first ``:`` (0 when absent),
+    the revision the part after the last ``-`` ("" for native packages). Refuses exactly
+    what dpkg's ``parseversion()`` refuses (the errors of
+    :func:`chantal_core.versions.deb.deb_version_key`); dpkg's mere warnings pass.
+
+    >>> split_version("1:2.30-1+deb12u1")
+    (1, '2.30', '1+deb12u1')
+    >>> split_version("2.4")
+    (0, '2.4', '')
+
+    :raises MetadataError: empty version, embedded blanks, an empty, non-numeric or too
+        big epoch, nothing after the colon, an empty revision or upstream version.
+    """
+    def bad(reason: str) -> MetadataError:
+        return MetadataError(source, f"invalid version {text!r}: {reason}")
+
+    value = text.strip(" \t")
+    if not value:
+        raise bad("empty")
+    if any(ch in " \t" for ch in value):
+        raise bad("embedded blanks")
+    epoch = 0
+    head, colon, rest = value.partition(":")
+    if colon:
+        if not head.isascii() or not head.isdigit():
+            raise bad("epoch is not a number")
+        if len(head) > 10 or int(head) > 2**31 - 1:
+            raise bad("epoch is too big")
+        if not rest:
+            raise bad("nothing after the colon")
+        epoch, value = int(head), rest
+    upstream, hyphen, revision = value.rpartition("-")
+    if not hyphen:
+        upstream, revision = value, ""
+    elif not revision:
+        raise bad("empty Debian revision")
+    if not upstream:
+        raise bad("empty upstream version")
+    return epoch, upstream, revision
+
+
+def _plain_relation(rel: Mapping[str, Any]) -> dict[str, Any]:
+    version = rel.get("version")
+    arch = rel.get("arch")
+    restrictions = rel.get("restrictions")
+    return {
+        "name": rel["name"],
+        "archqual": rel.get("archqual"),
+        "version": list(version) if version else None,
+        "arch": [[bool(a.enabled), a.arch] for a in arch] if arch else None,
+        "restrictions": ([[[bool(r.enabled), r.profile] for r in group]
+                          for group in restrictions] if restrictions else None),
+    }
+
+
+_COMMA_RE = re.compile(r"\s*,\s*")
+
+
+@functools.lru_cache(maxsize=131072)
+def _parse_group_cached(text: str) -> tuple[dict[str, Any], ...]:
+    parsed = deb822.PkgRelation.parse_relations(text)
+    return tuple(_plain_relation(rel) for rel in parsed[0]) if parsed else ()
+
+
+def parse_relations(text: str) -> list[list[dict[str, Any]]]:
+    """Parse a relationship field (``Depends``...) with python-debian's
+    :meth:`~debian.deb822.PkgRelation.parse_relations`, into JSON-friendly values.
+
+    The result is a list of alternatives groups (AND of ORs); each relation is
+    ``{"name", "archqual", "version": [op, version] | None, "arch": [[enabled, arch], ...] |
+    None, "restrictions": [[[enabled, profile], ...], ...] | None}``. Runs of whitespace
+    (continuation lines) are read as one space. Groups are parsed one by one and cached,
+    since the same ``libc6 (>= 2.34)`` recurs thousands of times in an index.
+
+    >>> parse_relations("libc6 (>= 2.34), a | b:any")[1][1]["archqual"]
+    'any'
+    """
+    value = " ".join(text.split())
+    if not value:
+        return []
+    return [list(_parse_group_cached(group)) for group in _COMMA_RE.split(value)]
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def _where(source: str, stanza: Stanza) -> str:
+    name = stanza.get("package") or "?"
+    return f"{source} (stanza of {name!r} at line {stanza.line})"
+
+
+def check_relpath(path: str, *, source: str, what: str = "Filename") -> str:
+    """Refuse paths that could escape the repository root.
+
+    :param path: an upstream path (``pool/main/h/htop/htop_3.2.2-2_amd64.deb``).
+    :param source: names the URL and stanza in the error.
+    :returns: the path, unchanged.
+    :raises MetadataError: empty, absolute, with a ``..`` or empty component, a backslash or
+        a control character (``.`` components, as in flat repositories' ``./x.deb``, pass).
+    """
+    if not path:
+        raise MetadataError(source, f"empty {what}")
+    if path.startswith("/") or _UNSAFE_CHARS_RE.search(path):
+        raise MetadataError(source, f"unsafe {what} {path!r}: absolute or control characters")
+    parts = path.split("/")
+    if any(part in ("", "..") for part in parts) or all(part == "." for part in parts):
+        raise MetadataError(source, f"unsafe {what} {path!r}: '..' or empty component")
+    return path
+
+
+def pool_prefix(source: str) -> str:
+    """The pool directory prefix of a source package, as Debian's archive lays it out:
+    ``lib`` plus the fourth letter for ``lib*`` sources, else the first letter.
+
+    >>> pool_prefix("libc6"), pool_prefix("htop"), pool_prefix("lib")
+    ('libc', 'h', 'l')
+    """
+    if source.startswith("lib") and len(source) > 3:
+        return source[:4]
+    return source[:1]
+
+
+def pool_path(component: str, source: str, filename: str) -> str:
+    """``pool/<component>/<prefix>/<source>/<filename>`` (Debian's pool layout).
+
+    :raises MetadataError: ``source`` or ``filename`` is empty, contains ``/`` or starts with
+        ``.`` (they become path components).
+    """
+    for what, value in (("source", source), ("file name", filename)):
+        if not value or "/" in value or value.startswith(".") or "\\" in value:
+            raise MetadataError(value, f"unsafe {what} for the pool layout")
+    check_relpath(component, source=component, what="component")
+    return f"pool/{component}/{pool_prefix(source)}/{source}/{filename}"
+
+
+def _check_name(value: str, field: str, where: str) -> str:
+    if not _NAME_RE.match(value):
+        raise MetadataError(where, f"invalid {field} {value!r}")
+    return value
+
+
+def source_name(stanza: Stanza, *, where: str = "") -> str | None:
+    """The ``Source`` field without its ``(version)``, or ``None`` when absent.
+
+    >>> source_name(parse_stanza("Package: a\\nSource: b (1.0-1)\\n"))
+    'b'
+    """
+    value = stanza.get("source")
+    if value is None:
+        return None
+    match = _SOURCE_RE.match(value)
+    if match is None:
+        raise MetadataError(where, f"invalid Source {value!r}")
+    return _check_name(match.group("name"), "Source", where)
+
+
+def _int_field(stanza: Stanza, name: str, where: str) -> int:
+    value = stanza.get(name)
+    if value is None or not value.strip().isdigit():
+        raise MetadataError(where, f"missing or invalid {name}: {value!r}")
+    return int(value)
+
+
+def _required(stanza: Stanza, name: str, where: str) -> str:
+    value = stanza.get(name)
+    if value is None or not value.strip():
+        raise MetadataError(where, f"missing {name}")
+    return value.strip()
+
+
+def record_from_stanza(
+    stanza: Stanza,
+    *,
+    component: str | None,
+    source: str,
+    suite: str | None = None,
+) -> PackageRecord:
+    """Turn one ``Packages`` stanza into a record.
+
+    Mapping: name=Package; epoch/version/release from Version (Policy 5.6.12);
+    arch=Architecture; sha256=SHA256; size=Size; location=Filename, filename its base name;
+    source_name=Source without ``(version)``; group=Section; priority=Priority;
+    vendor=Maintainer; summary=first line of Description; ``metadata["stanza"]`` the raw
+    stanza, ``metadata["depends"|"pre_depends"|"recommends"|"provides"]`` parsed relations
+    (see :func:`parse_relations`), ``metadata["suites"]`` the suites listing it.
+
+    :param component: the component whose index listed the stanza.
+    :param source: URL of the index (named in errors with the stanza's package and line).
+    :param suite: the suite whose index listed it.
+    :raises MetadataError: missing Package/Version/Architecture/Filename/Size, an invalid
+        version or name, or a Filename that is absolute or contains ``..``.
+    """
+    where = _where(source, stanza)
+    name = _check_name(_required(stanza, "Package", where), "Package", where)
+    epoch, version, release = split_version(_required(stanza, "Version", where), source=where)
+    arch = _required(stanza, "Architecture", where)
+    location = check_relpath(_required(stanza, "Filename", where), source=where)
+    size = _int_field(stanza, "Size", where)
+    sha256 = (stanza.get("sha256") or "").strip().lower()
+    checksum_type, checksum = "sha256", sha256
+    if not sha256:
+        for field, kind in (("sha512", "sha512"), ("sha1", "sha1"), ("md5sum", "md5")):
+            value = stanza.get(field)
+            if value:
+                checksum_type, checksum = kind, value.strip().lower()
+                break
+        else:
+            raise MetadataError(where, "no checksum (SHA256, SHA512, SHA1 or MD5sum)")
+    elif not _SHA256_RE.match(sha256):
+        raise MetadataError(where, f"invalid SHA256 {sha256!r}")
+    description = stanza.get("description")
+    metadata: dict[str, Any] = {"stanza": stanza.text}
+    for key, field in RELATION_FIELDS.items():
+        value = stanza.get(field)
+        if value is not None and value.strip():
+            metadata[key] = parse_relations(value)
+    if suite is not None:
+        metadata["suites"] = [suite]
+    return PackageRecord(
+        format=DEB,
+        name=name,
+        epoch=epoch,
+        version=version,
+        release=release,
+        arch=arch,
+        sha256=sha256,
+        size=size,
+        filename=posixpath.basename(location),
+        location=location,
+        checksum_type=checksum_type,
+        checksum=checksum,
+        source_name=source_name(stanza, where=where) or name,
+        group=stanza.get("section"),
+        vendor=stanza.get("maintainer"),
+        summary=description.split("\n", 1)[0].strip() if description is not None else None,
+        component=component,
+        priority=stanza.get("priority"),
+        metadata=metadata,
+    )
+
+
+def _file_table(stanza: Stanza, field: str, where: str) -> list[tuple[str, int, str]]:
+    """``(digest, size, name)`` rows of a Sources checksum table (``Files``...)."""
+    value = stanza.get(field)
+    if value is None:
+        return []
+    rows = []
+    for line in value.split("\n"):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise MetadataError(where, f"malformed {field} line {line.strip()!r}")
+        rows.append((parts[0].lower(), int(parts[1]), parts[2]))
+    return rows
+
+
+def records_from_source_stanza(
+    stanza: Stanza,
+    *,
+    component: str | None,
+    source: str,
+    suite: str | None = None,
+) -> list[PackageRecord]:
+    """Turn one ``Sources`` stanza into records: the ``.dsc`` first, then its other files.
+
+    Every file of a source package is a record of its own (arch ``source``, same name and
+    version) so that each is downloaded and pooled; the ``.dsc`` record carries
+    ``metadata["stanza"]`` and ``metadata["files"]`` (the names of the other files), each
+    other file's record carries ``metadata["dsc"]`` (the ``.dsc`` file name).
+
+    :raises MetadataError: missing Package/Version/Directory, no ``.dsc`` in the file list,
+        an unsafe Directory or file name, or a malformed checksum table.
+    """
+    where = _where(source, stanza)
+    name = _check_name(_required(stanza, "Package", where), "Package", where)
+    epoch, version, release = split_version(_required(stanza, "Version", where), source=where)
+    directory = check_relpath(_required(stanza, "Directory", where), source=where,
+                              what="Directory")
+    sha256s = {n: (d, s) for d, s, n in _file_table(stanza, "Checksums-Sha256", where)}
+    md5s = {n: (d, s) for d, s, n in _file_table(stanza, "Files", where)}
+    names = list(sha256s) or list(md5s)
+    dscs = [n for n in names if n.endswith(".dsc")]
+    if len(dscs) != 1:
+        raise MetadataError(where, "a source stanza must list exactly one .dsc file")
+    for item in names:
+        check_relpath(item, source=where, what="file name")
+        if "/" in item:
+            raise MetadataError(where, f"unsafe file name {item!r}")
+    ordered = dscs + [n for n in names if n != dscs[0]]
+    records = []
+    for item in ordered:
+        if item in sha256s:
+            digest, size = sha256s[item]
+            checksum_type, checksum = "sha256", digest
+        else:
+            size = md5s[item][1]
+            digest, checksum_type, checksum = "", "md5", md5s[item][0]
+        if item == dscs[0]:
+            metadata: dict[str, Any] = {"stanza": stanza.text,
+                                        "files": [n for n in ordered if n != item]}
+        else:
+            metadata = {"dsc": dscs[0]}
+        if suite is not None:
+            metadata["suites"] = [suite]
+        records.append(PackageRecord(
+            format=DEB, name=name, epoch=epoch, version=version, release=release,
+            arch="source", sha256=digest, size=size, filename=item,
+            location=f"{directory}/{item}", checksum_type=checksum_type, checksum=checksum,
+            source_name=name, group=stanza.get("section"), vendor=stanza.get("maintainer"),
+            component=component, priority=stanza.get("priority"), metadata=metadata,
+        ))
+    return records
+
+
+def parse_packages(
+    stream: Readable | Iterable[bytes],
+    *,
+    component: str | None,
+    source: str,
+    suite: str | None = None,
+) -> Iterator[PackageRecord]:
+    """Stream the records of a decompressed ``Packages`` index.
+
+    :param stream: the decompressed index (binary).
+    :param component: component the index belongs to.
+    :param source: the index URL, named in errors.
+    :param suite: suite the index belongs to.
+    :raises MetadataError: see :func:`record_from_stanza`.
+    """
+    for stanza in iter_stanzas(stream):
+        yield record_from_stanza(stanza, component=component, source=source, suite=suite)
+
+
+def parse_sources(
+    stream: Readable | Iterable[bytes],
+    *,
+    component: str | None,
+    source: str,
+    suite: str | None = None,
+) -> Iterator[PackageRecord]:
+    """Stream the records of a decompressed ``Sources`` index (see
+    :func:`records_from_source_stanza`)."""
+    for stanza in iter_stanzas(stream):
+        yield from records_from_source_stanza(stanza, component=component, source=source,
+                                              suite=suite)
+
+
+# --- equality with python-debian ----------------------------------------------------------
+
+
+def compare_with_python_debian(
+    open_stream: Callable[[], Any], *, limit: int = 20
+) -> list[str]:
+    """Differences between :func:`iter_stanzas` and python-debian on one index.
+
+    Parses the index twice: with :func:`iter_stanzas` and with
+    ``debian.deb822.Packages.iter_paragraphs(stream, use_apt_pkg=False)`` and compares
+    stanza count, then every stanza's fields (names case-insensitively, values exactly).
+
+    :param open_stream: returns a fresh decompressed binary stream of the index each call.
+    :param limit: stop after this many differences.
+    :returns: human-readable differences; empty when both parsers agree on every stanza.
+    """
+    problems: list[str] = []
+    ours = iter_stanzas(open_stream())
+    theirs = deb822.Packages.iter_paragraphs(open_stream(), use_apt_pkg=False)
+    count = 0
+    sentinel = object()
+    while len(problems) < limit:
+        mine: Any = next(ours, sentinel)
+        other: Any = next(theirs, sentinel)
+        if mine is sentinel and other is sentinel:
+            break
+        count += 1
+        if mine is sentinel or other is sentinel:
+            side = "chantal" if mine is sentinel else "python-debian"
+            problems.append(f"stanza {count}: {side} has no more stanzas")
+            break
+        expected = {key.lower(): value for key, value in other.items()}
+        if dict(mine.values) != expected:
+            keys = sorted(set(expected) | set(mine.values))
+            diff = [k for k in keys if mine.values.get(k) != expected.get(k)]
+            problems.append(f"stanza {count} (line {mine.line}, "
+                            f"{mine.get('package')!r}): fields differ: {diff}")
+    return problems
+
+
+def dedupe(records: Iterable[PackageRecord]) -> list[PackageRecord]:
+    """Drop repeated files (same SHA256, e.g. ``Architecture: all`` packages listed in
+    every ``binary-<arch>`` index), keeping the first; the ``suites`` metadata of repeats
+    is merged into it. Records without SHA256 are deduplicated by location.
+    """
+    seen: dict[str, int] = {}
+    out: list[PackageRecord] = []
+    for record in records:
+        key = record.sha256 or f"location:{record.location}"
+        index = seen.get(key)
+        if index is None:
+            seen[key] = len(out)
+            out.append(record)
+            continue
+        kept = out[index]
+        extra = [s for s in record.metadata.get("suites", ())
+                 if s not in kept.metadata.get("suites", ())]
+        if extra:
+            merged = dict(kept.metadata)
+            merged["suites"] = [*kept.metadata.get("suites", ()), *extra]
+            out[index] = attrs.evolve(kept, metadata=merged)
+    return out
+
+
+def stanza_blocks(text: str) -> list[tuple[str | None, str]]:
+    """Split raw stanza text into ``(lower-cased field name | None, raw lines)`` blocks.
+
+    Continuation and comment lines stay in the block of the field before them; lines before
+    the first field form a ``None`` block. Joining the blocks gives back ``text`` exactly.
+    """
+    blocks: list[tuple[str | None, str]] = []
+    current: str | None = None
+    lines: list[str] = []
+    for raw in _split_keep(text):
+        item = raw.strip("\r\n")
+        match = _KEY_RE.match(item) if item and not item.startswith("#") else None
+        if match is not None:
+            if lines:
+                blocks.append((current, "".join(lines)))
+            current, lines = match.group("key").lower(), []
+        lines.append(raw)
+    if lines:
+        blocks.append((current, "".join(lines)))
+    return blocks
+
+
+def _split_keep(text: str) -> list[str]:
+    parts = text.split("\n")
+    out = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+def rewrite_stanza(text: str, changes: Mapping[str, str | None]) -> str:
+    """Change fields of a raw stanza, leaving every other byte as it was.
+
+    :param text: the raw stanza.
+    :param changes: field name -> new value (multi-line values: continuation lines as in
+        Deb822, i.e. each following line starting with a space) or ``None`` to drop the
+        field. A field not present is appended at the end.
+    :returns: the new stanza text, ending with a newline.
+    """
+    wanted = {key.lower(): (key, value) for key, value in changes.items()}
+    out: list[str] = []
+    for key, block in stanza_blocks(text):
+        if key is not None and key in wanted:
+            _original, value = wanted.pop(key)
+            if value is not None:
+                name = block.split(":", 1)[0]
+                out.append(_field_text(name, value))
+            continue
+        out.append(block if block.endswith("\n") else block + "\n")
+    for name, value in wanted.values():
+        if value is not None:
+            out.append(_field_text(name, value))
+    return "".join(out)
+
+
+def _field_text(name: str, value: str) -> str:
+    first, *rest = value.split("\n")
+    lines = [f"{name}: {first}" if first else f"{name}:"]
+    lines.extend(line if line[:1] in (" ", "\t") else " " + line for line in rest)
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "COMPRESSIONS",
+    "RELATION_FIELDS",
+    "Readable",
+    "Stanza",
+    "check_relpath",
+    "compare_with_python_debian",
+    "dedupe",
+    "iter_index",
+    "iter_stanzas",
+    "open_index",
+    "parse_packages",
+    "parse_relations",
+    "parse_sources",
+    "parse_stanza",
+    "pool_path",
+    "pool_prefix",
+    "record_from_stanza",
+    "records_from_source_stanza",
+    "rewrite_stanza",
+    "source_name",
+    "split_version",
+    "stanza_blocks",
+]

@@ -1,0 +1,493 @@
+"""The APT format against real tools: archives built by dpkg-deb + reprepro (signed with a
+throw-away gpg key), served over loopback HTTP, read by :class:`AptFormat`, published
+again, and consumed by a real ``apt-get`` running in a private directory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from debian import deb822
+
+from chantal_core.config import AptConfig, RepositoryConfig, VerifyConfig
+from chantal_core.errors import ChecksumMismatchError, MetadataError, SignatureError
+from chantal_core.model import PackageRecord
+from chantal_core.ports import PublishOptions, UpstreamIndex
+from support.debfixtures import (
+    DebSpec,
+    GpgKey,
+    build_archive,
+    build_deb,
+    dpkg_fields,
+    missing_tools,
+)
+from support.httpserver import Fault, ServedURL, serve_directory
+
+_MISSING = missing_tools("dpkg-deb", "reprepro", "gpg", "gpgv")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(_MISSING), reason=f"needs {', '.join(_MISSING)}"),
+]
+
+from chantal_adapters.apt import AptFormat  # noqa: E402
+from chantal_adapters.apt.packages import parse_relations, parse_stanza  # noqa: E402
+from chantal_adapters.apt.release import render_release  # noqa: E402
+
+SPECS = [
+    DebSpec("hello", "1.0-1", fields={
+        "Section": "utils", "Depends": "libfoo1 (>= 1:0.9), libfoo-common",
+        "Recommends": "hello-doc", "Provides": "greeter"}),
+    DebSpec("hello", "1.1-1", fields={
+        "Section": "utils", "Depends": "libfoo1 (>= 1:0.9), libfoo-common | greeter-data",
+        "Recommends": "hello-doc", "Provides": "greeter (= 1.1)",
+        "Breaks": "oldhello (<< 1.0)"}),
+    DebSpec("libfoo1", "2:1.0-3", fields={
+        "Source": "libfoo", "Section": "libs", "Pre-Depends": "libfoo-common (>= 2:1.0)",
+        "Multi-Arch": "same"}),
+    DebSpec("libfoo-common", "2:1.0-3", arch="all", fields={
+        "Source": "libfoo", "Multi-Arch": "foreign",
+        "X-Chantal-Custom": "kept as upstream wrote it",
+        "X-Long": "first\n second line\n third line"}),
+    DebSpec("hello-doc", "1.1-1", arch="all", fields={"Section": "doc"}),
+    DebSpec("base-marker", "1.0", arch="all", fields={"Essential": "yes",
+                                                       "Priority": "required"}),
+    DebSpec("tool", "1:2.0~rc1-1", fields={"Depends": "hello (>= 1.1)"}),
+]
+
+
+@dataclass
+class World:
+    root: Path
+    upstream_key: GpgKey
+    publisher_key: GpgKey
+    debs: list[Path]
+    archive: Path
+    url: ServedURL
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("apt")
+    upstream_key = GpgKey.generate(root / "gnupg-upstream")
+    publisher_key = GpgKey.generate(root / "gnupg-publisher", name="Chantal Publisher",
+                                    email="publisher@example.org")
+    debs = [build_deb(spec, root / "debs") for spec in SPECS]
+    # reprepro keeps one version per component: the older hello goes to "contrib"
+    placed = [(deb, "contrib" if deb.name == "hello_1.0-1_amd64.deb" else "main")
+              for deb in debs]
+    archive = build_archive(root / "upstream", placed, suite="stable",
+                            components=("main", "contrib"), sign_key=upstream_key,
+                            valid_for="2d")
+    try:
+        with serve_directory(archive) as url:
+            yield World(root=root, upstream_key=upstream_key, publisher_key=publisher_key,
+                        debs=debs, archive=archive, url=url)
+    finally:
+        upstream_key.stop_agent()
+        publisher_key.stop_agent()
+
+
+def _repo(url: str, *, mode: Any = "filtered", verify: VerifyConfig | None = None,
+          suite: str = "stable") -> RepositoryConfig:
+    return RepositoryConfig(id="test-apt", type="apt", feed=url, mode=mode, verify=verify,
+                            apt=AptConfig(distribution=suite, architectures=("amd64",)))
+
+
+def _fetcher() -> Any:
+    from chantal_adapters.http import Urllib3Fetcher
+
+    return Urllib3Fetcher()
+
+
+def _verifier(key: GpgKey) -> Any:
+    from chantal_adapters.gpg import GpgvVerifier
+
+    return GpgvVerifier([str(key.public_gpg)])
+
+
+def _read(world: World, url: str | None = None, *, key: GpgKey | None = None,
+          fmt: AptFormat | None = None, **kwargs: Any) -> UpstreamIndex:
+    repo = kwargs.pop("repo", None) or _repo(url or world.url)
+    index = (fmt or AptFormat()).read_upstream(
+        repo, _fetcher(), previous_token=kwargs.pop("previous_token", None),
+        verifier=_verifier(key or world.upstream_key), **kwargs)
+    assert index is not None
+    return index
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def test_records_match_dpkg_deb(world: World) -> None:
+    index = _read(world)
+    by_sha = {r.sha256: r for r in index.packages}
+    assert len(index.packages) == len(SPECS)
+    for deb in world.debs:
+        record = by_sha[_sha256(deb)]
+        control = dpkg_fields(deb)
+        stanza = parse_stanza(record.metadata["stanza"])
+        for name, value in control.items():
+            assert stanza.get(name) == value, (deb.name, name)
+        assert record.name == control["Package"]
+        assert record.evr == control["Version"]
+        assert record.arch == control["Architecture"]
+        assert record.size == deb.stat().st_size
+        assert record.filename == deb.name
+        component = "contrib" if deb.name == "hello_1.0-1_amd64.deb" else "main"
+        assert record.location.startswith(f"pool/{component}/")
+        assert record.location.endswith(deb.name)
+        assert record.source_name == control.get("Source", control["Package"])
+        assert record.group == control["Section"]
+        assert record.priority == control["Priority"]
+        assert record.vendor == control["Maintainer"]
+        assert record.summary == control["Description"].split("\n")[0]
+        assert record.component == component
+        for key, field in (("depends", "Depends"), ("pre_depends", "Pre-Depends"),
+                           ("recommends", "Recommends"), ("provides", "Provides")):
+            if field in control:
+                expected = deb822.PkgRelation.parse_relations(control[field])
+                got = record.metadata[key]
+                assert [[r["name"] for r in group] for group in got] == \
+                    [[r["name"] for r in group] for group in expected]
+                assert got == parse_relations(control[field])
+            else:
+                assert key not in record.metadata
+    tool = next(r for r in index.packages if r.name == "tool")
+    assert (tool.epoch, tool.version, tool.release) == (1, "2.0~rc1", "1")
+    assert tool.metadata["depends"] == [[{"name": "hello", "archqual": None,
+                                          "version": [">=", "1.1"], "arch": None,
+                                          "restrictions": None}]]
+    assert index.extras["release:stable"].startswith(b"Origin: Chantal Tests")
+    assert "raw:dists/stable/InRelease" in index.extras
+    assert "raw:dists/stable/main/binary-amd64/Packages.xz" in index.extras
+    assert "raw:dists/stable/contrib/binary-amd64/Packages.xz" in index.extras
+    assert "Valid-Until" not in index.revision and index.revision.endswith("UTC")
+
+
+def test_unchanged_upstream_fetches_only_the_release(world: World) -> None:
+    first = _read(world)
+    world.url.clear_log()
+    again = AptFormat().read_upstream(_repo(world.url), _fetcher(), previous_token=first.token,
+                                      verifier=_verifier(world.upstream_key))
+    assert again is None
+    assert world.url.requests == ["dists/stable/InRelease"]
+
+
+def test_previous_extras_spare_unchanged_indexes(world: World) -> None:
+    first = _read(world)
+    world.url.clear_log()
+    second = _read(world, previous_extras=first.extras)
+    assert world.url.requests == ["dists/stable/InRelease"]
+    assert [r.sha256 for r in second.packages] == [r.sha256 for r in first.packages]
+
+
+def test_select_sees_every_record_once(world: World) -> None:
+    seen: list[PackageRecord] = []
+
+    def select(records: Any) -> Any:
+        seen.extend(records)
+        return [r for r in records if r.name == "hello"]
+
+    index = _read(world, select=select)
+    assert len(seen) == len(SPECS)
+    assert sorted(r.evr for r in index.packages) == ["1.0-1", "1.1-1"]
+
+
+def test_record_from_local_deb_matches_the_archive(world: World) -> None:
+    from chantal_adapters.apt.debheader import record_from_deb
+
+    index = _read(world)
+    for deb in world.debs:
+        upstream = next(r for r in index.packages if r.sha256 == _sha256(deb))
+        local = record_from_deb(str(deb), component=upstream.component or "main")
+        assert local == upstream  # identity: format + SHA256
+        assert (local.name, local.evr, local.arch, local.size, local.location) == (
+            upstream.name, upstream.evr, upstream.arch, upstream.size, upstream.location)
+        assert parse_stanza(local.metadata["stanza"]).values == \
+            parse_stanza(upstream.metadata["stanza"]).values
+
+
+# --- failures ----------------------------------------------------------------------------
+
+
+def test_signature_by_an_unknown_key_is_refused(world: World) -> None:
+    with pytest.raises(SignatureError) as info:
+        _read(world, key=world.publisher_key)
+    message = str(info.value)
+    assert "dists/stable/InRelease" in message
+    assert world.upstream_key.fingerprint[-16:] in message.upper()
+    assert str(world.publisher_key.public_gpg) in message
+
+
+def test_tampered_inrelease_is_refused(world: World) -> None:
+    original = (world.archive / "dists/stable/InRelease").read_bytes()
+    tampered = original.replace(b"Label: Chantal Tests", b"Label: Chantal Evil!")
+    assert tampered != original
+    world.url.faults["dists/stable/InRelease"] = Fault.content(tampered)
+    try:
+        with pytest.raises(SignatureError, match="InRelease"):
+            _read(world)
+    finally:
+        del world.url.faults["dists/stable/InRelease"]
+
+
+def test_release_with_detached_signature_when_no_inrelease(world: World) -> None:
+    world.url.faults["dists/stable/InRelease"] = Fault.error(404)
+    world.url.clear_log()
+    try:
+        index = _read(world)
+        assert world.url.requests[:3] == ["dists/stable/InRelease", "dists/stable/Release",
+                                          "dists/stable/Release.gpg"]
+        assert "raw:dists/stable/Release.gpg" in index.extras
+        assert len(index.packages) == len(SPECS)
+        with pytest.raises(SignatureError, match=re.escape("Release.gpg")):
+            _read(world, key=world.publisher_key)
+    finally:
+        del world.url.faults["dists/stable/InRelease"]
+
+
+def test_unsigned_upstream_needs_an_explicit_opt_out(world: World) -> None:
+    unsigned = build_archive(world.root / "unsigned", world.debs[:1], suite="stable")
+    with serve_directory(unsigned) as url:
+        with pytest.raises(SignatureError, match="not signed"):
+            _read(world, url)
+        with pytest.raises(SignatureError, match="verifier"):
+            AptFormat().read_upstream(_repo(url), _fetcher(), previous_token=None)
+        index = AptFormat().read_upstream(_repo(url, verify=VerifyConfig(enabled=False)),
+                                          _fetcher(), previous_token=None)
+        assert index is not None and [r.name for r in index.packages] == ["hello"]
+
+
+def test_packages_not_matching_the_release_are_refused(world: World) -> None:
+    path = "dists/stable/main/binary-amd64/Packages.xz"
+    world.url.faults[path] = Fault.content(b"\xfd7zXZ\x00 not what the Release says")
+    try:
+        with pytest.raises(ChecksumMismatchError) as info:
+            _read(world)
+        assert path in str(info.value)
+    finally:
+        del world.url.faults[path]
+
+
+def _signed_repo(world: World, name: str, packages: bytes, **fields: str) -> Path:
+    """A minimal archive with the given Packages text, signed by the upstream key."""
+    from chantal_adapters.gpg import GpgSigner
+
+    root = world.root / name
+    directory = root / "dists/stable/main/binary-amd64"
+    directory.mkdir(parents=True)
+    (directory / "Packages").write_bytes(packages)
+    release = render_release(
+        [("Origin", "Test"), ("Suite", "stable"), ("Codename", "stable"),
+         ("Architectures", "amd64"), ("Components", "main"), *fields.items()],
+        [("main/binary-amd64/Packages", packages)])
+    signer = GpgSigner(str(world.upstream_key.home), world.upstream_key.fingerprint)
+    (root / "dists/stable/InRelease").write_bytes(signer.sign_clear(release))
+    return root
+
+
+def test_filename_escaping_the_repository_is_refused(world: World) -> None:
+    evil = (b"Package: evil\nVersion: 1.0\nArchitecture: amd64\n"
+            b"Filename: pool/../../../etc/passwd\nSize: 10\nSHA256: " + b"a" * 64 + b"\n")
+    root = _signed_repo(world, "evil", b"Package: fine\nVersion: 1\nArchitecture: all\n"
+                        b"Filename: pool/f/fine.deb\nSize: 1\nSHA256: " + b"b" * 64
+                        + b"\n\n" + evil)
+    with serve_directory(root) as url, pytest.raises(MetadataError) as info:
+        _read(world, url)
+    message = str(info.value)
+    assert "binary-amd64/Packages" in message and "'evil'" in message and "line 8" in message
+    assert ".." in message
+
+
+def test_expired_release_is_refused(world: World) -> None:
+    later = AptFormat(clock=lambda: time.time() + 3 * 86400)
+    with pytest.raises(MetadataError, match="expired") as info:
+        _read(world, fmt=later)
+    assert "dists/stable/InRelease" in str(info.value)
+    lenient = AptFormat(clock=lambda: time.time() + 3 * 86400, check_valid_until=False)
+    assert _read(world, fmt=lenient).packages
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def _pool_and_target(world: World, name: str) -> tuple[Any, Any]:
+    from chantal_adapters.fs_pool import FilesystemPool
+    from chantal_adapters.fs_publish import FilesystemPublishTarget
+
+    return FilesystemPool(str(world.root / f"pool-{name}")), FilesystemPublishTarget()
+
+
+def _download(index: UpstreamIndex, pool: Any) -> None:
+    fetcher = _fetcher()
+    for record in index.packages:
+        url = index.base_urls[0] + record.location
+        pool.put([fetcher.get_bytes(url)], record.filename, expected_sha256=record.sha256,
+                 expected_size=record.size, source=url)
+
+
+def _publish(world: World, index: UpstreamIndex, name: str, packages: Any = None,
+             **options: Any) -> Path:
+    from chantal_adapters.gpg import GpgSigner
+
+    pool, target = _pool_and_target(world, name)
+    _download(index, pool)
+    path = world.root / "published" / name
+    path.parent.mkdir(exist_ok=True)
+    tree = target.begin(str(path), pool)
+    signer = GpgSigner(str(world.publisher_key.home), world.publisher_key.fingerprint)
+    options.setdefault("now", time.time())
+    AptFormat().publish(tree, index.packages if packages is None else packages, index.extras,
+                        PublishOptions(signer=signer, **options))
+    tree.commit()
+    return path
+
+
+class AptClient:
+    """apt-get/apt-cache confined to a private directory (no system state touched)."""
+
+    def __init__(self, root: Path, url: str, keyring: Path, suite: str = "stable") -> None:
+        self.root = root
+        for sub in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d",
+                    "etc/apt/trusted.gpg.d", "var/lib/apt/lists/partial",
+                    "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt",
+                    "download"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "var/lib/dpkg/status").write_text("")
+        (root / "etc/apt/sources.list").write_text(
+            f"deb [signed-by={keyring}] {url} {suite} main contrib\n")
+        (root / "apt.conf").write_text("")
+        self.options = [
+            f"Dir::Etc={root}/etc/apt", f"Dir::Etc::sourcelist={root}/etc/apt/sources.list",
+            f"Dir::Etc::sourceparts={root}/etc/apt/sources.list.d",
+            f"Dir::Etc::parts={root}/etc/apt/apt.conf.d",
+            f"Dir::Etc::preferencesparts={root}/etc/apt/preferences.d",
+            f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d",
+            f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
+            f"Dir::State={root}/var/lib/apt", f"Dir::State::status={root}/var/lib/dpkg/status",
+            f"Dir::Cache={root}/var/cache/apt", f"Dir::Log={root}/var/log/apt",
+            "APT::Architecture=amd64", "APT::Architectures=amd64", "APT::Sandbox::User=root",
+            "Acquire::Languages=none", "Debug::NoLocking=1", "Acquire::Retries=0",
+            "Acquire::http::Proxy=DIRECT", "Acquire::IndexTargets::deb::Contents-deb::"
+            "DefaultEnabled=false",
+        ]
+
+    def run(self, tool: str, *args: str, cwd: Path | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        argv = [tool]
+        for option in self.options:
+            argv += ["-o", option]
+        env = {**os.environ, "APT_CONFIG": str(self.root / "apt.conf"), "LC_ALL": "C"}
+        return subprocess.run([*argv, *args], capture_output=True, text=True, env=env,
+                              cwd=cwd, timeout=60, check=False)
+
+
+def _apt_problems(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines()
+            if line.startswith(("W:", "E:", "Err:", "N:"))]
+
+
+@pytest.mark.skipif(bool(missing_tools("apt-get", "apt-cache")), reason="needs apt-get")
+def test_published_tree_is_accepted_by_apt(world: World) -> None:
+    index = _read(world)
+    kept = [r for r in index.packages if r.evr != "1.0-1"]
+    published = _publish(world, index, "filtered", packages=kept, valid_until_days=7,
+                         origin="Chantal", label="Chantal Test")
+    release = (published / "dists/stable/Release").read_text()
+    assert "Acquire-By-Hash: yes" in release and "Origin: Chantal" in release
+    assert "Valid-Until:" in release and "Suite: stable" in release
+    assert (published / "dists/stable/main/binary-amd64/Packages.xz").is_file()
+    with serve_directory(published) as url:
+        client = AptClient(world.root / "apt-client", url, world.publisher_key.public_gpg)
+        update = client.run("apt-get", "update")
+        assert update.returncode == 0, update.stdout + update.stderr
+        assert _apt_problems(update) == []
+        assert any("by-hash/SHA256/" in r for r in url.requests), url.requests
+
+        show = client.run("apt-cache", "show", "libfoo-common")
+        assert show.returncode == 0, show.stderr
+        shown = parse_stanza(show.stdout)
+        upstream = parse_stanza(next(r for r in index.packages
+                                     if r.name == "libfoo-common").metadata["stanza"])
+        for name, value in upstream.values.items():
+            if name != "filename":
+                assert shown.get(name) == value, name
+        assert shown.get("Filename") == "pool/main/libf/libfoo/libfoo-common_1.0-3_all.deb"
+
+        policy = client.run("apt-cache", "madison", "hello")
+        assert "1.1-1" in policy.stdout and "1.0-1" not in policy.stdout
+
+        download = client.run("apt-get", "download", "hello", cwd=client.root / "download")
+        assert download.returncode == 0, download.stdout + download.stderr
+        got = client.root / "download/hello_1.1-1_amd64.deb"
+        expected = next(r for r in kept if r.name == "hello")
+        assert _sha256(got) == expected.sha256
+
+        install = client.run("apt-get", "install", "--simulate", "-y", "tool")
+        assert install.returncode == 0, install.stdout + install.stderr
+        for name in ("tool", "hello", "libfoo1", "libfoo-common"):
+            assert f"Inst {name} " in install.stdout, install.stdout
+
+
+def test_published_tree_reads_back_identically(world: World) -> None:
+    index = _read(world)
+    published = _publish(world, index, "reread")
+    with serve_directory(published) as url:
+        again = _read(world, url, key=world.publisher_key)
+        assert any("/by-hash/SHA256/" in r for r in url.requests), url.requests
+    assert {r.sha256 for r in again.packages} == {r.sha256 for r in index.packages}
+    before = {r.sha256: r.metadata["stanza"] for r in index.packages}
+    for record in again.packages:
+        # reprepro uses Debian's pool layout too, so even Filename is unchanged
+        assert record.metadata["stanza"] == before[record.sha256]
+    for name in ("Release", "InRelease", "Release.gpg"):
+        assert (published / "dists/stable" / name).is_file()
+
+
+def test_overrides_change_only_the_named_fields(world: World) -> None:
+    index = _read(world)
+    published = _publish(world, index, "overrides", overrides={
+        "hello": {"Priority": "important", "Recommends": None, "X-Local": "yes"}})
+    text = (published / "dists/stable/main/binary-amd64/Packages").read_text()
+    stanzas = [parse_stanza(s) for s in text.split("\n\n") if s.strip()]
+    for stanza in stanzas:
+        original = next(parse_stanza(r.metadata["stanza"]) for r in index.packages
+                        if r.name == stanza.get("package") and r.evr == stanza.get("version"))
+        if stanza.get("package") == "hello":
+            assert stanza.get("priority") == "important"
+            assert stanza.get("recommends") is None and stanza.get("x-local") == "yes"
+            rest = {k: v for k, v in original.values.items()
+                    if k not in ("priority", "recommends")}
+            assert {k: v for k, v in stanza.values.items()
+                    if k not in ("priority", "x-local")} == rest
+        else:
+            assert stanza.text.rstrip("\n") == original.text.rstrip("\n")
+
+
+@pytest.mark.skipif(bool(missing_tools("apt-get")), reason="needs apt-get")
+def test_mirror_mode_republishes_upstream_byte_for_byte(world: World) -> None:
+    index = _read(world, repo=_repo(world.url, mode="mirror"))
+    assert "raw:dists/stable/main/binary-amd64/Packages.gz" in index.extras
+    published = _publish(world, index, "mirror", mode="mirror")
+    upstream_files = sorted(p.relative_to(world.archive) for p in world.archive.rglob("*")
+                            if p.is_file() and "source" not in p.parts)
+    for rel in upstream_files:
+        assert (published / rel).read_bytes() == (world.archive / rel).read_bytes(), rel
+    with serve_directory(published) as url:
+        client = AptClient(world.root / "apt-mirror-client", url, world.upstream_key.public_gpg)
+        update = client.run("apt-get", "update")
+        assert update.returncode == 0 and _apt_problems(update) == [], update.stdout
+        install = client.run("apt-get", "install", "--simulate", "-y", "hello")
+        assert install.returncode == 0 and "Inst hello (1.1-1" in install.stdout

@@ -1,0 +1,435 @@
+"""The APT adapter's pure parsing and rendering, against python-debian as the oracle.
+
+No system tools: Deb822 parsing (property-tested against ``debian.deb822``), Release files,
+versions, relations, stanza rewriting, source lists, ``.deb`` stanzas and publishing into an
+in-memory tree.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from debian import deb822, debian_support
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from chantal_adapters.apt.debheader import build_stanza
+from chantal_adapters.apt.packages import (
+    check_relpath,
+    compare_with_python_debian,
+    dedupe,
+    iter_index,
+    iter_stanzas,
+    parse_relations,
+    parse_stanza,
+    pool_path,
+    pool_prefix,
+    record_from_stanza,
+    records_from_source_stanza,
+    rewrite_stanza,
+    split_version,
+    stanza_blocks,
+)
+from chantal_adapters.apt.publish import layout_extra, publish_apt
+from chantal_adapters.apt.release import (
+    format_date,
+    parse_release,
+    render_release,
+    strip_clearsign,
+)
+from chantal_adapters.apt.sources import (
+    binary_sources,
+    parse_deb822,
+    parse_one_line,
+    read_system_sources,
+)
+from chantal_core.errors import (
+    ConfigError,
+    InvalidVersionError,
+    MetadataError,
+    PublishError,
+)
+from chantal_core.model import PackageRecord
+from chantal_core.ports import PublishOptions
+from chantal_core.testing.pool import InMemoryPool
+from chantal_core.testing.publish import InMemoryPublishTarget
+from chantal_core.versions.deb import deb_version_key
+
+# --- Deb822 parsing ------------------------------------------------------------------------
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+                max_size=20)
+_KEY = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,8}", fullmatch=True)
+_FIELD = st.builds(lambda k, sep, v, trail: f"{k}{sep}{v}{trail}", _KEY,
+                   st.sampled_from([":", ": ", " :", ":\t", ":  "]), _TEXT,
+                   st.sampled_from(["", " ", "\t"]))
+_CONT = st.builds(lambda lead, v: lead + v, st.sampled_from([" ", "\t", "  "]), _TEXT)
+_OTHER = st.sampled_from(["# a comment", "#", " ", "\t", "  .", "garbage without colon"])
+_PARAGRAPH = st.builds(
+    lambda first, rest: [first, *rest], _FIELD,
+    st.lists(st.one_of(_FIELD, _FIELD, _CONT, _CONT, _OTHER), max_size=8))
+
+
+@st.composite
+def deb822_documents(draw: st.DrawFn) -> bytes:
+    paragraphs = draw(st.lists(_PARAGRAPH, min_size=1, max_size=5))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        lines += paragraph
+        lines += [""] * draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            lines.append("# comment between stanzas")
+            lines.append("")
+    if draw(st.booleans()):
+        lines.pop()  # no blank line at the very end
+    return newline.join(lines).encode("utf-8")
+
+
+@given(deb822_documents())
+@example(b"Package: a\nDescription: x\n y \n .\n\n\nPackage: b\n")
+@example(b"Package: a\n \nPackage: b\nPACKAGE: c\n")
+@example(b"Key:\n only continuation\n\n#c\n\nA : b  \n")
+def test_parser_equals_python_debian(document: bytes) -> None:
+    """Law: every stanza's fields equal python-debian's Packages parser on any input."""
+    assert compare_with_python_debian(lambda: io.BytesIO(document)) == []
+
+
+@given(deb822_documents())
+def test_stanza_text_is_upstream_text(document: bytes) -> None:
+    """Law: each stanza's raw text occurs in the input unchanged and re-parses equal."""
+    text = document.decode("utf-8")
+    position = 0
+    for stanza in iter_stanzas(io.BytesIO(document)):
+        found = text.find(stanza.text, position)
+        assert found >= 0
+        position = found + len(stanza.text)
+        assert parse_stanza(stanza.text).values == stanza.values
+        assert "".join(block for _, block in stanza_blocks(stanza.text)) == stanza.text
+
+
+@given(deb822_documents(), st.sampled_from(["Filename", "Description", "X-New"]),
+       st.one_of(st.none(), st.just("pool/main/a/a/a_1_all.deb"), st.just("one\n two")))
+def test_rewrite_changes_only_the_named_field(document: bytes, field: str,
+                                              value: str | None) -> None:
+    """Law: rewrite_stanza changes one field's value and leaves every other block as is."""
+    for stanza in iter_stanzas(io.BytesIO(document)):
+        new = rewrite_stanza(stanza.text, {field: value})
+        parsed = parse_stanza(new)
+        assert parsed.get(field) == value
+        others = {k: v for k, v in stanza.values.items() if k != field.lower()}
+        assert {k: v for k, v in parsed.values.items() if k != field.lower()} == others
+        kept = [b for k, b in stanza_blocks(stanza.text) if k != field.lower()]
+        assert all(block.rstrip("\r\n") in new for block in kept)
+
+
+def test_stanzas_stream_from_compressed_indexes() -> None:
+    data = b"Package: a\nVersion: 1\n\nPackage: b\nVersion: 2\n"
+    for path, blob in (("Packages", data), ("Packages.gz", gzip.compress(data)),
+                       ("Packages.xz", lzma.compress(data))):
+        assert [s.get("package") for s in iter_index(blob, path)] == ["a", "b"]
+    with pytest.raises(MetadataError, match=re.escape("Packages.xz")):
+        list(iter_index(b"not xz", "Packages.xz"))
+
+
+# --- versions and relations ----------------------------------------------------------------
+
+
+@given(st.from_regex(r"([0-9]{1,3}:)?[0-9][A-Za-z0-9.+~]{0,6}(-[A-Za-z0-9.+~]{1,5}){0,2}",
+                     fullmatch=True))
+def test_split_version_matches_python_debian(text: str) -> None:
+    """Law: epoch/upstream/revision equal python-debian's Version parts (Policy 5.6.12)."""
+    version = debian_support.Version(text)
+    assert split_version(text) == (int(version.epoch or 0), version.upstream_version,
+                                   version.debian_revision or "")
+
+
+@given(st.text(alphabet="0123456789a:-. ~+", max_size=8))
+def test_split_version_refuses_what_dpkg_refuses(text: str) -> None:
+    """Law: split_version raises exactly when dpkg's parseversion (our oracle) raises."""
+    try:
+        deb_version_key(text)
+    except InvalidVersionError:
+        with pytest.raises(MetadataError):
+            split_version(text)
+    else:
+        split_version(text)
+
+
+def test_relations_are_python_debians_as_plain_values() -> None:
+    text = "libc6 (>= 2.34), a | b:any (<< 2~), c [amd64 !i386] <!nocheck> <stage1 cross>"
+    got = parse_relations(text)
+    want = deb822.PkgRelation.parse_relations(text)
+    assert [[r["name"] for r in g] for g in got] == [[r["name"] for r in g] for g in want]
+    assert got[0][0]["version"] == [">=", "2.34"]
+    assert got[1][1]["archqual"] == "any"
+    assert got[2][0]["arch"] == [[True, "amd64"], [False, "i386"]]
+    assert got[2][0]["restrictions"] == [[[False, "nocheck"]], [[True, "stage1"],
+                                                                [True, "cross"]]]
+    assert json.loads(json.dumps(got)) == got
+    assert parse_relations("a,\n b") == parse_relations("a, b")
+
+
+# --- records -------------------------------------------------------------------------------
+
+STANZA = """Package: libfoo1
+Source: libfoo (1.0-3)
+Version: 2:1.0-3
+Architecture: amd64
+Maintainer: A <a@example.org>
+Pre-Depends: libfoo-common (>= 2:1.0)
+Depends: libc6 (>= 2.34)
+Provides: libfoo
+Section: libs
+Priority: optional
+Filename: pool/main/libf/libfoo/libfoo1_1.0-3_amd64.deb
+Size: 1234
+SHA256: {sha}
+Description: the foo library
+ Long text.
+"""
+
+
+def _stanza(**changes: str | None) -> str:
+    return rewrite_stanza(STANZA.format(sha="ab" * 32), changes)
+
+
+def test_record_fields() -> None:
+    record = record_from_stanza(parse_stanza(_stanza()), component="main", source="u",
+                                suite="bookworm")
+    assert (record.name, record.epoch, record.version, record.release, record.arch) == (
+        "libfoo1", 2, "1.0", "3", "amd64")
+    assert record.evr == "2:1.0-3" and record.source_name == "libfoo"
+    assert (record.size, record.sha256, record.checksum) == (1234, "ab" * 32, "ab" * 32)
+    assert record.filename == "libfoo1_1.0-3_amd64.deb"
+    assert record.location == "pool/main/libf/libfoo/libfoo1_1.0-3_amd64.deb"
+    assert (record.group, record.priority, record.component) == ("libs", "optional", "main")
+    assert record.summary == "the foo library" and record.vendor == "A <a@example.org>"
+    assert record.metadata["pre_depends"][0][0]["name"] == "libfoo-common"
+    assert record.metadata["provides"] == parse_relations("libfoo")
+    assert "recommends" not in record.metadata
+    assert record.metadata["stanza"] == _stanza()
+    assert record.metadata["suites"] == ["bookworm"]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"Filename": "pool/../../etc/passwd"}, "unsafe Filename"),
+    ({"Filename": "/etc/passwd"}, "unsafe Filename"),
+    ({"Filename": None}, "missing Filename"),
+    ({"Size": "12x"}, "Size"),
+    ({"Version": "1:"}, "invalid version"),
+    ({"Package": "../x"}, "invalid Package"),
+    ({"Source": "a/b"}, "invalid Source"),
+    ({"SHA256": "xyz"}, "invalid SHA256"),
+])
+def test_unsafe_or_broken_stanzas_are_refused(changes: dict[str, str | None],
+                                             message: str) -> None:
+    with pytest.raises(MetadataError, match=message) as info:
+        record_from_stanza(parse_stanza(_stanza(**changes)), component="main",
+                           source="http://u/Packages")
+    assert "http://u/Packages (stanza of " in str(info.value)
+
+
+def test_relpath_and_pool_layout() -> None:
+    assert check_relpath("./foo_1_all.deb", source="s") == "./foo_1_all.deb"
+    for bad in ("", "a//b", "a/../b", "..", "/a", "a\\b", "a\x00b"):
+        with pytest.raises(MetadataError):
+            check_relpath(bad, source="s")
+    assert [pool_prefix(s) for s in ("htop", "libc6", "lib", "lib3ds")] == [
+        "h", "libc", "l", "lib3"]
+    assert pool_path("main", "libfoo", "x.deb") == "pool/main/libf/libfoo/x.deb"
+    with pytest.raises(MetadataError):
+        pool_path("main", "../x", "x.deb")
+
+
+def test_source_stanza_gives_one_record_per_file() -> None:
+    text = (
+        "Package: hello\nBinary: hello\nVersion: 1.0-1\nArchitecture: any\n"
+        "Directory: pool/main/h/hello\nFiles:\n 11 10 hello_1.0-1.dsc\n"
+        " 22 200 hello_1.0.orig.tar.gz\nChecksums-Sha256:\n"
+        f" {'a' * 64} 10 hello_1.0-1.dsc\n {'b' * 64} 200 hello_1.0.orig.tar.gz\n")
+    dsc, orig = records_from_source_stanza(parse_stanza(text), component="main", source="u")
+    assert (dsc.arch, dsc.filename, dsc.sha256, dsc.size) == ("source", "hello_1.0-1.dsc",
+                                                              "a" * 64, 10)
+    assert dsc.location == "pool/main/h/hello/hello_1.0-1.dsc"
+    assert dsc.metadata["files"] == ["hello_1.0.orig.tar.gz"]
+    assert orig.metadata["dsc"] == "hello_1.0-1.dsc" and orig.sha256 == "b" * 64
+    with pytest.raises(MetadataError, match="unsafe"):
+        records_from_source_stanza(parse_stanza(text.replace("pool/main/h/hello",
+                                                             "pool/../x")),
+                                   component="main", source="u")
+
+
+def test_dedupe_merges_suites() -> None:
+    a = record_from_stanza(parse_stanza(_stanza()), component="main", source="u", suite="s1")
+    b = record_from_stanza(parse_stanza(_stanza()), component="main", source="u", suite="s2")
+    (merged,) = dedupe([a, b, a])
+    assert merged.metadata["suites"] == ["s1", "s2"]
+
+
+# --- Release files ---------------------------------------------------------------------------
+
+
+def test_release_round_trip_and_checks() -> None:
+    files = [("main/binary-amd64/Packages", b"x" * 10), ("main/binary-amd64/Packages.gz", b"y")]
+    text = render_release([("Origin", "O"), ("Suite", "stable"), ("Date", format_date(0)),
+                           ("Valid-Until", format_date(86400)), ("Architectures", "amd64 all"),
+                           ("Components", "main"), ("Acquire-By-Hash", "yes"),
+                           ("Description", "a\nb"), ("Label", None)], files)
+    release = parse_release(text, source="R")
+    assert release.origin == "O" and release.label is None and release.description == "a\n b"
+    assert release.architectures == ("amd64", "all") and release.components == ("main",)
+    assert release.acquire_by_hash and release.date == 0.0 and release.valid_until == 86400.0
+    entry = release.files["main/binary-amd64/Packages"]
+    assert entry.size == 10 and entry.sha256 == hashlib.sha256(b"x" * 10).hexdigest()
+    assert entry.checksums["MD5Sum"] == hashlib.md5(b"x" * 10).hexdigest()
+    release.check_valid_until(86399)
+    with pytest.raises(MetadataError, match="R: Release expired"):
+        release.check_valid_until(86401)
+    assert format_date(1700000000) == "Tue, 14 Nov 2023 22:13:20 UTC"
+
+
+def test_release_errors() -> None:
+    with pytest.raises(MetadataError, match="R:"):
+        parse_release(b"Origin: x\nSHA256:\n abc notanumber file\n", source="R")
+    with pytest.raises(MetadataError, match="Date"):
+        _ = parse_release(b"Origin: x\nDate: yesterday\n", source="R").date
+    with pytest.raises(MetadataError, match="armor"):
+        parse_release(b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nA: b\n")
+
+
+def test_strip_clearsign() -> None:
+    doc = (b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: x\n- -dash\n"
+           b"-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----\n")
+    assert strip_clearsign(doc) == b"Origin: x\n-dash\n"
+
+
+# --- sources lists ---------------------------------------------------------------------------
+
+
+def test_one_line_sources() -> None:
+    text = ("# comment\n"
+            "deb [arch=amd64,arm64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm "
+            "main contrib # trailing\n"
+            "deb-src http://mirror.invalid/debian bookworm main\n"
+            "deb [trusted=yes] http://flat.invalid/repo ./\n")
+    binary, source, flat = parse_one_line(text, origin="s.list")
+    assert binary.types == ("deb",) and binary.uris == ("http://mirror.invalid/debian",)
+    assert binary.suites == ("bookworm",) and binary.components == ("main", "contrib")
+    assert binary.architectures == ("amd64", "arm64") and binary.signed_by == ("/k.gpg",)
+    assert binary.origin == "s.list:2" and source.types == ("deb-src",)
+    assert flat.is_flat and flat.trusted is True and flat.components == ()
+    with pytest.raises(ConfigError, match=re.escape("s.list:1")):
+        parse_one_line("deb http://x\n", origin="s.list")
+
+
+def test_deb822_sources() -> None:
+    text = ("Types: deb deb-src\nURIs: http://a.invalid/debian http://b.invalid/debian\n"
+            "Suites: bookworm bookworm-updates\nComponents: main\n"
+            "Signed-By: /usr/share/keyrings/k.gpg\n\n"
+            "# disabled\nTypes: deb\nURIs: http://c.invalid/\nSuites: x\nComponents: y\n"
+            "Enabled: no\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n abc\n"
+            " -----END PGP PUBLIC KEY BLOCK-----\n")
+    first, second = parse_deb822(text, origin="d.sources")
+    assert first.types == ("deb", "deb-src") and len(first.uris) == 2
+    assert first.suites == ("bookworm", "bookworm-updates") and first.enabled
+    assert not second.enabled
+    assert second.signed_by[0].startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nabc\n")
+    with pytest.raises(ConfigError, match=re.escape("d.sources")):
+        parse_deb822("Types: deb\n", origin="d.sources")
+
+
+def test_system_sources_in_apt_order(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text("deb http://a.invalid/ s main\n")
+    (tmp_path / "sources.list.d" / "b.sources").write_text(
+        "Types: deb\nURIs: http://b.invalid/\nSuites: s\nComponents: main\n")
+    (tmp_path / "sources.list.d" / "a.list").write_text("deb-src http://c.invalid/ s main\n")
+    (tmp_path / "sources.list.d" / "ignored.save").write_text("garbage\n")
+    entries = read_system_sources(str(tmp_path))
+    assert [e.uris[0] for e in entries] == ["http://a.invalid/", "http://c.invalid/",
+                                            "http://b.invalid/"]
+    assert [e.uris[0] for e in binary_sources(entries)] == ["http://a.invalid/",
+                                                            "http://b.invalid/"]
+
+
+# --- .deb stanzas ----------------------------------------------------------------------------
+
+
+def test_build_stanza_places_file_fields_before_description() -> None:
+    control = "Package: a\nVersion: 1\nArchitecture: all\nDescription: x\n long\n"
+    stanza = build_stanza(control, filename="pool/main/a/a/a_1_all.deb", size=3, md5="m",
+                          sha1="s1", sha256="s2")
+    assert stanza == ("Package: a\nVersion: 1\nArchitecture: all\n"
+                      "Filename: pool/main/a/a/a_1_all.deb\nSize: 3\nMD5sum: m\nSHA1: s1\n"
+                      "SHA256: s2\nDescription: x\n long\n")
+
+
+# --- publishing into an in-memory tree ---------------------------------------------------------
+
+
+def _published(records: list[PackageRecord], extras: dict[str, bytes],
+               **options: Any) -> dict[str, bytes]:
+    pool = InMemoryPool()
+    stored = []
+    for record in records:
+        entry = pool.put([record.filename.encode()], record.filename)
+        stored.append(attrs.evolve(record, sha256=entry.sha256))
+    target = InMemoryPublishTarget()
+    tree = target.begin("/pub", pool)
+    publish_apt(tree, stored, extras, PublishOptions(**options))
+    tree.commit()
+    return dict(target.trees["/pub"])
+
+
+def test_publish_sources_and_arch_all_layout() -> None:
+    text = (
+        "Package: hello\nVersion: 1.0-1\nArchitecture: any\nDirectory: pool/x/y\n"
+        f"Checksums-Sha256:\n {'a' * 64} 10 hello_1.0-1.dsc\n {'b' * 64} 200 hello_1.0.tar.gz\n")
+    sources = records_from_source_stanza(parse_stanza(text), component="main", source="u")
+    binary = record_from_stanza(parse_stanza(_stanza(Architecture="all")), component="main",
+                                source="u")
+    extras = {"apt:layout": layout_extra([("stable", ["main"], ["amd64", "arm64", "all"],
+                                          True)])}
+    files = _published([*sources, binary], extras, now=time.time())
+    release = parse_release(files["dists/stable/Release"])
+    assert release.architectures == ("amd64", "arm64", "all")
+    assert release.get("No-Support-for-Architecture-all") == "Packages"
+    for arch in ("amd64", "arm64", "all"):
+        packages = files[f"dists/stable/main/binary-{arch}/Packages"].decode()
+        assert "Filename: pool/main/libf/libfoo/libfoo1_1.0-3_amd64.deb" in packages
+        listed = release.files[f"main/binary-{arch}/Packages.xz"]
+        assert listed.sha256 == hashlib.sha256(
+            files[f"dists/stable/main/binary-{arch}/Packages.xz"]).hexdigest()
+        assert files[f"dists/stable/main/binary-{arch}/by-hash/SHA256/{listed.sha256}"] == \
+            files[f"dists/stable/main/binary-{arch}/Packages.xz"]
+    sources_text = files["dists/stable/main/source/Sources"].decode()
+    assert "Directory: pool/main/h/hello\n" in sources_text
+    assert "pool/main/h/hello/hello_1.0.tar.gz" in files
+    assert "dists/stable/InRelease" not in files  # no signer given
+
+
+def test_publish_refuses_incomplete_source_and_protected_overrides() -> None:
+    text = ("Package: hello\nVersion: 1.0-1\nDirectory: pool/x\n"
+            f"Checksums-Sha256:\n {'a' * 64} 10 hello_1.0-1.dsc\n {'b' * 64} 2 hello.tar.gz\n")
+    dsc = records_from_source_stanza(parse_stanza(text), component="main", source="u")[0]
+    with pytest.raises(PublishError, match=re.escape("hello.tar.gz")):
+        _published([dsc], {})
+    binary = record_from_stanza(parse_stanza(_stanza()), component="main", source="u")
+    with pytest.raises(PublishError, match="Filename"):
+        _published([binary], {}, overrides={"libfoo1": {"Filename": "x"}})
+
+
+def test_publish_mirror_needs_upstream_files() -> None:
+    with pytest.raises(PublishError, match="mode mirror"):
+        _published([], {}, mode="mirror")
