@@ -39,8 +39,10 @@ def _add_selection(parser: argparse.ArgumentParser, *, required: bool = True) ->
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--repo-id", help="one repository by id")
     group.add_argument("--all", action="store_true", help="every enabled repository")
-    group.add_argument("--pattern", help="repositories whose id matches this glob (e.g. 'epel*')")
-    parser.add_argument("--type", dest="repo_type", help="only repositories of this type (rpm, apt)")
+    group.add_argument("--pattern",
+                       help="repositories whose id matches this glob (e.g. 'epel*')")
+    parser.add_argument("--type", dest="repo_type",
+                        help="only repositories of this type (rpm, apt)")
 
 
 def _make_parser() -> argparse.ArgumentParser:

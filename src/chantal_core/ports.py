@@ -257,6 +257,30 @@ class Catalog(Protocol):
         """Drop package rows that no version, snapshot or publication uses; returns count."""
         ...
 
+    def unreferenced_packages(self) -> frozenset[str]:
+        """SHA256 keys of the package rows :meth:`delete_unreferenced_packages` would drop.
+
+        For ``chantal db cleanup --dry-run``; read-only.
+        """
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """Counts for ``chantal stats`` / ``chantal db stats``.
+
+        :returns: ``repositories``, ``versions`` (repository versions, all repositories),
+            ``packages`` (package rows), ``package_bytes`` (sum of their sizes, bytes),
+            ``snapshots`` (repository snapshots), ``view_snapshots`` (distinct view
+            snapshot names per view), ``publications`` and ``sync_runs`` (history entries).
+        """
+        ...
+
+    def logical_bytes(self) -> int:
+        """Bytes the current versions of all repositories hold, a package counted once per
+        repository that has it: what separate mirrors would store. ``chantal stats`` divides
+        it by the pool's bytes for the deduplication ratio.
+        """
+        ...
+
 
 # --- Fetcher -------------------------------------------------------------------
 
@@ -527,6 +551,7 @@ class RepositoryFormat(Protocol):
         select: Selector | None = None,
         verifier: Verifier | None = None,
         details: bool = True,
+        previous_extras: Mapping[str, bytes] | None = None,
     ) -> UpstreamIndex | None:
         """Fetch, verify and parse the upstream index of ``repo`` (a RepositoryConfig).
 
@@ -537,6 +562,9 @@ class RepositoryFormat(Protocol):
             stay in proportion to what is kept. ``UpstreamIndex.packages`` is its result.
         :param verifier: verifies upstream signatures where the repository asks for it.
         :param details: ``False`` reads only the main index (check-updates).
+        :param previous_extras: the metadata blobs of the current version (read lazily);
+            a format may take an index from there instead of fetching it again when the
+            top index lists the same checksum (APT: ``raw:<path>`` entries).
         :raises FetchError, MetadataError, SignatureError, ChecksumMismatchError:
         """
         ...

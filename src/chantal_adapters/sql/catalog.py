@@ -1,0 +1,701 @@
+"""The catalog on SQLAlchemy Core: SQLite (default) and PostgreSQL.
+
+:class:`SqlCatalog` implements :class:`chantal_core.ports.Catalog` with the exact semantics
+of the in-memory fake :class:`chantal_core.testing.catalog.InMemoryCatalog` (whose module
+docstring lists the rules; ``tests/contract/`` checks both). Rows and the core's frozen
+attrs values are converted by explicit functions here; nothing is ORM-mapped.
+
+Work is set-based so that a 50,000-package repository syncs in seconds: packages are
+inserted with chunked ``executemany`` ``INSERT .. ON CONFLICT DO NOTHING``, memberships are
+intervals (see :mod:`chantal_adapters.sql.schema`) so a new version writes one row per added
+package and one ``UPDATE`` per chunk of removed ones, and ``IN`` lists are chunked below
+SQLite's bound-parameter limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine, Row
+
+from chantal_adapters.sql import schema as s
+from chantal_adapters.sql.migrate import check_schema
+from chantal_core.errors import CatalogError, ChantalError, ConflictError, NotFoundError
+from chantal_core.model import PackageRecord, Publication, Snapshot, SyncHistoryEntry
+from chantal_core.ports import RepositoryState, SyncCommit
+
+#: Values per ``IN (...)`` list: below SQLite's historical limit of 999 bound parameters.
+IN_CHUNK = 500
+#: Rows per ``executemany`` call.
+INSERT_CHUNK = 5_000
+
+_T = TypeVar("_T")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _text_array(name: str, values: Sequence[str]) -> sa.BindParameter[Any]:
+    """A PostgreSQL ``text[]`` bound parameter."""
+    return sa.bindparam(name, value=list(values), type_=pg_dialect.ARRAY(sa.Text))
+
+
+def _package_sort_key(record: PackageRecord) -> tuple[str, str, int, str, str, str]:
+    return (record.name, record.arch, record.epoch, record.version, record.release,
+            record.sha256)
+
+
+# --- row <-> value ------------------------------------------------------------------
+
+
+def package_to_row(record: PackageRecord) -> dict[str, Any]:
+    """The ``packages`` row of a record (``group`` is stored as ``grp``)."""
+    return {
+        "sha256": record.sha256, "format": record.format, "name": record.name,
+        "epoch": record.epoch, "version": record.version, "release": record.release,
+        "arch": record.arch, "size": record.size, "filename": record.filename,
+        "location": record.location, "checksum_type": record.checksum_type,
+        "checksum": record.checksum, "source_name": record.source_name,
+        "build_time": record.build_time, "license": record.license, "grp": record.group,
+        "vendor": record.vendor, "summary": record.summary, "component": record.component,
+        "priority": record.priority, "metadata": dict(record.metadata),
+    }
+
+
+def row_to_package(row: Row[Any] | Any) -> PackageRecord:
+    """The record of a ``packages`` row (any row with the table's column names)."""
+    m = row._mapping
+    return PackageRecord(
+        format=m["format"], name=m["name"], epoch=m["epoch"], version=m["version"],
+        release=m["release"], arch=m["arch"], sha256=m["sha256"], size=m["size"],
+        filename=m["filename"], location=m["location"], checksum_type=m["checksum_type"],
+        checksum=m["checksum"], source_name=m["source_name"], build_time=m["build_time"],
+        license=m["license"], group=m["grp"], vendor=m["vendor"], summary=m["summary"],
+        component=m["component"], priority=m["priority"], metadata=m["metadata"] or {},
+    )
+
+
+def _row_to_snapshot(row: Row[Any]) -> Snapshot:
+    m = row._mapping
+    return Snapshot(name=m["name"], repo_id=m["repo_id"], version=m["version"],
+                    created=m["created"], description=m["description"], view=m["view"])
+
+
+def _row_to_history(row: Row[Any]) -> SyncHistoryEntry:
+    m = row._mapping
+    return SyncHistoryEntry(
+        repo_id=m["repo_id"], started=m["started"], duration=m["duration"],
+        status=m["status"], packages_total=m["packages_total"],
+        packages_added=m["packages_added"], packages_removed=m["packages_removed"],
+        bytes_downloaded=m["bytes_downloaded"], version=m["version"],
+        upstream_revision=m["upstream_revision"], message=m["message"])
+
+
+def _history_to_row(entry: SyncHistoryEntry) -> dict[str, Any]:
+    return {
+        "repo_id": entry.repo_id, "started": entry.started, "duration": entry.duration,
+        "status": entry.status, "packages_total": entry.packages_total,
+        "packages_added": entry.packages_added, "packages_removed": entry.packages_removed,
+        "bytes_downloaded": entry.bytes_downloaded, "version": entry.version,
+        "upstream_revision": entry.upstream_revision, "message": entry.message,
+    }
+
+
+def _row_to_state(row: Row[Any]) -> RepositoryState:
+    m = row._mapping
+    return RepositoryState(repo_id=m["id"], format=m["format"],
+                           current_version=m["current_version"],
+                           upstream_token=m["upstream_token"], last_sync=m["last_sync"])
+
+
+def _label(snap: Snapshot) -> str:
+    if snap.view is None:
+        return f"{snap.name!r} of repository {snap.repo_id!r}"
+    return f"{snap.name!r} of view {snap.view!r} (repository {snap.repo_id!r})"
+
+
+class SqlCatalog:
+    """:class:`~chantal_core.ports.Catalog` on SQLite or PostgreSQL through SQLAlchemy Core.
+
+    Each public method runs in one transaction (``commit_sync`` and ``create_snapshots``
+    are all-or-nothing). On SQLite, writing transactions start with ``BEGIN IMMEDIATE`` so
+    two processes never both read a version number and then write the same one; on
+    PostgreSQL ``commit_sync`` locks the repository row (``SELECT .. FOR UPDATE``).
+
+    .. code-block:: python
+
+        init_database("sqlite:////var/lib/chantal/chantal.db")
+        catalog = SqlCatalog("sqlite:////var/lib/chantal/chantal.db")
+
+    :param database: SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``) or an
+        engine made by :func:`~chantal_adapters.sql.schema.make_engine` (then the caller
+        owns and disposes it).
+    :param check: verify the schema is at head now (default).
+    :param echo: log every SQL statement (SQLAlchemy ``echo``), URL form only.
+    :raises CatalogError: unsupported or unreachable database, or not initialised
+        (hint: ``chantal init``).
+    :raises SchemaOutdatedError: the schema is behind (hint: ``chantal db upgrade``).
+    """
+
+    def __init__(self, database: str | URL | Engine, *, check: bool = True,
+                 echo: bool = False) -> None:
+        if isinstance(database, Engine):
+            self._engine = database
+            self._owns_engine = False
+        else:
+            self._engine = s.make_engine(database, echo=echo)
+            self._owns_engine = True
+        self._dialect = self._engine.dialect.name
+        if self._dialect not in s.SUPPORTED_DIALECTS:
+            raise CatalogError(f"unsupported database {s.safe_url(self._engine.url)}")
+        self._writer = self._engine.execution_options(chantal_write=True)
+        self._where = s.safe_url(self._engine.url)
+        if check:
+            try:
+                check_schema(self._engine)
+            except BaseException:
+                self.close()
+                raise
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for diagnostics and tests)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release pooled connections (only when this catalog made the engine)."""
+        if self._owns_engine:
+            self._engine.dispose()
+
+    def __enter__(self) -> SqlCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlCatalog({self._where!r})"
+
+    @contextmanager
+    def _tx(self, action: str, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction; SQLAlchemy errors become :class:`CatalogError` naming ``action``."""
+        try:
+            with (self._writer if write else self._engine).begin() as conn:
+                yield conn
+        except ChantalError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            raise CatalogError(f"catalog {self._where}: {action} failed: {detail}") from exc
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        """``INSERT .. ON CONFLICT DO NOTHING`` for the engine's dialect."""
+        if self._dialect == "postgresql":
+            return pg_dialect.insert(table).on_conflict_do_nothing()
+        return sqlite_dialect.insert(table).on_conflict_do_nothing()
+
+    def _ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """``column`` compared by code point (PostgreSQL: ``COLLATE "C"``; SQLite: BINARY)."""
+        if self._dialect == "postgresql":
+            return sa.collate(column, "C")
+        return column
+
+    @staticmethod
+    def _current_version(conn: Connection, repo_id: str) -> int:
+        current = conn.execute(
+            sa.select(s.repositories.c.current_version).where(s.repositories.c.id == repo_id)
+        ).scalar_one_or_none()
+        if current is None:
+            raise NotFoundError(f"repository {repo_id!r} has no versions (never synced)",
+                                hint=f"run: chantal repo sync --repo-id {repo_id}")
+        return int(current)
+
+    def _resolve(self, conn: Connection, repo_id: str, version: int | None) -> int:
+        """The version number meant by ``version`` (``None``: current), checked to exist."""
+        current = self._current_version(conn, repo_id)
+        if version is None:
+            return current
+        exists = conn.execute(
+            sa.select(s.repository_versions.c.number).where(
+                s.repository_versions.c.repo_id == repo_id,
+                s.repository_versions.c.number == version)
+        ).first()
+        if exists is None:
+            raise NotFoundError(f"repository {repo_id!r} has no version {version} "
+                                f"(current: {current})")
+        return version
+
+    @staticmethod
+    def _alive_at(repo_id: str, number: int) -> sa.ColumnElement[bool]:
+        """Membership of ``content`` rows in version ``number``: the interval rule."""
+        c = s.content.c
+        return sa.and_(c.repo_id == repo_id, c.added_in <= number,
+                       sa.or_(c.removed_in.is_(None), c.removed_in > number))
+
+    # --- repositories ------------------------------------------------------------------
+
+    def get_repository(self, repo_id: str) -> RepositoryState | None:
+        """The repository's state, or ``None`` if it was never synced."""
+        with self._tx(f"reading repository {repo_id!r}") as conn:
+            row = conn.execute(sa.select(s.repositories).where(
+                s.repositories.c.id == repo_id)).first()
+        return None if row is None else _row_to_state(row)
+
+    def list_repositories(self) -> list[RepositoryState]:
+        """Every repository known to the catalog, ordered by id (code points)."""
+        with self._tx("listing repositories") as conn:
+            rows = conn.execute(sa.select(s.repositories).order_by(
+                self._ordered(s.repositories.c.id))).all()
+        return [_row_to_state(r) for r in rows]
+
+    # --- sync ---------------------------------------------------------------------------
+
+    def commit_sync(self, commit: SyncCommit) -> int | None:
+        """Apply one sync in one transaction.
+
+        Upserts the packages (known SHA256 keys are left as stored), creates the repository
+        on its first sync, records version *N+1* only when ``commit.content`` differs from
+        version *N* (the first sync always records version 1) together with the extras,
+        then stores the upstream token, ``last_sync`` (``history.started + duration``) and
+        the history entry with its ``version`` filled in.
+
+        :returns: the new version number, or ``None`` when the content did not change.
+        :raises ConflictError: the repository holds another package format.
+        :raises CatalogError: a content key is neither in ``commit.packages`` nor known, a
+            record's metadata is not JSON-serialisable, or the database failed; nothing is
+            written.
+        """
+        repo_id = commit.repo_id
+        with self._tx(f"committing the sync of {repo_id!r}", write=True) as conn:
+            repo = conn.execute(
+                sa.select(s.repositories).where(s.repositories.c.id == repo_id)
+                .with_for_update()).first()
+            if repo is not None and repo.format != commit.format:
+                raise ConflictError(
+                    f"repository {repo_id!r} holds {repo.format} packages, "
+                    f"the sync brought {commit.format}")
+            current_version: int | None = repo.current_version if repo is not None else None
+            current: set[str] = set()
+            if current_version is not None:
+                current = set(conn.execute(
+                    sa.select(s.content.c.sha256).where(s.content.c.repo_id == repo_id,
+                                                        s.content.c.removed_in.is_(None))
+                ).scalars())
+            self._upsert_packages(conn, commit.packages, skip=current)
+
+            offered = {r.sha256 for r in commit.packages}
+            unverified = sorted(commit.content - current - offered)
+            if unverified:
+                found: set[str] = set()
+                for chunk in _chunks(unverified, IN_CHUNK):
+                    found.update(conn.execute(sa.select(s.packages.c.sha256).where(
+                        s.packages.c.sha256.in_(chunk))).scalars())
+                missing = [sha for sha in unverified if sha not in found]
+                if missing:
+                    raise CatalogError(
+                        f"sync of {repo_id!r}: {len(missing)} content key(s) are neither known "
+                        f"nor in the commit's packages, e.g. {missing[0]}")
+
+            finished = commit.history.started + commit.history.duration
+            if repo is None:
+                conn.execute(sa.insert(s.repositories).values(
+                    id=repo_id, format=commit.format, created=finished))
+
+            new_version: int | None = None
+            if current_version is None or current != commit.content:
+                new_version = (current_version or 0) + 1
+                self._write_version(conn, repo_id, new_version, commit, current, finished)
+                current_version = new_version
+
+            conn.execute(sa.update(s.repositories).where(s.repositories.c.id == repo_id).values(
+                current_version=current_version, upstream_token=commit.upstream_token,
+                last_sync=finished))
+            row = _history_to_row(commit.history)
+            row.update(repo_id=repo_id, version=current_version)
+            conn.execute(sa.insert(s.sync_history), row)
+        return new_version
+
+    def _upsert_packages(self, conn: Connection, records: Sequence[PackageRecord],
+                         skip: set[str]) -> None:
+        """Insert the records not in ``skip`` (and not stored yet), first record per key wins."""
+        rows: dict[str, dict[str, Any]] = {}
+        for record in records:
+            if record.sha256 not in skip and record.sha256 not in rows:
+                rows[record.sha256] = package_to_row(record)
+        if not rows:
+            return
+        stmt = self._insert_ignore(s.packages)
+        pending = list(rows.values())
+        for chunk in _chunks(pending, INSERT_CHUNK):
+            try:
+                conn.execute(stmt, list(chunk))
+            except sa.exc.DBAPIError:
+                raise
+            except (sa.exc.StatementError, TypeError, ValueError) as exc:
+                # JSON serialisation happens in SQLAlchemy (SQLite) or in the driver (psycopg)
+                self._raise_unserialisable(chunk, exc)
+
+    @staticmethod
+    def _raise_unserialisable(rows: Sequence[dict[str, Any]], exc: Exception) -> None:
+        for row in rows:
+            try:
+                json.dumps(row["metadata"], allow_nan=False)
+            except (TypeError, ValueError) as inner:
+                raise CatalogError(
+                    f"package {row['name']} ({row['sha256']}): metadata is not "
+                    f"JSON-serialisable: {inner}") from exc
+        raise CatalogError(f"storing packages failed: {exc}") from exc
+
+    def _write_version(self, conn: Connection, repo_id: str, number: int, commit: SyncCommit,
+                       current: set[str], created: float) -> None:
+        """Record version ``number``: close removed intervals, open added ones, extras."""
+        conn.execute(sa.insert(s.repository_versions).values(
+            repo_id=repo_id, number=number, created=created, package_count=len(commit.content)))
+        removed = sorted(current - commit.content)
+        added = sorted(commit.content - current)
+        c = s.content.c
+        if self._dialect == "postgresql":
+            # one statement each, the keys passed as one text[] parameter
+            if removed:
+                conn.execute(sa.update(s.content).where(
+                    c.repo_id == repo_id, c.removed_in.is_(None),
+                    c.sha256 == sa.any_(_text_array("removed", removed)),
+                ).values(removed_in=number))
+            if added:
+                conn.execute(sa.insert(s.content).from_select(
+                    ["repo_id", "sha256", "added_in"],
+                    sa.select(sa.literal(repo_id, sa.String),
+                              sa.func.unnest(_text_array("added", added)),
+                              sa.literal(number, sa.Integer))))
+        else:
+            for chunk in _chunks(removed, IN_CHUNK):
+                conn.execute(sa.update(s.content).where(
+                    c.repo_id == repo_id, c.removed_in.is_(None), c.sha256.in_(chunk)
+                ).values(removed_in=number))
+            rows = [{"repo_id": repo_id, "sha256": sha, "added_in": number, "removed_in": None}
+                    for sha in added]
+            for batch in _chunks(rows, INSERT_CHUNK):
+                conn.execute(sa.insert(s.content), list(batch))
+        if commit.extras:
+            conn.execute(sa.insert(s.version_extras), [
+                {"repo_id": repo_id, "version": number, "kind": kind, "sha256": sha}
+                for kind, sha in sorted(commit.extras.items())])
+
+    def record_history(self, entry: SyncHistoryEntry) -> None:
+        """Record a sync run that changed nothing else; the repository need not exist."""
+        with self._tx(f"recording history of {entry.repo_id!r}", write=True) as conn:
+            conn.execute(sa.insert(s.sync_history), _history_to_row(entry))
+
+    def history(self, repo_id: str, limit: int = 20) -> list[SyncHistoryEntry]:
+        """The ``limit`` most recent runs, newest first (ties: last recorded first)."""
+        h = s.sync_history.c
+        with self._tx(f"reading history of {repo_id!r}") as conn:
+            rows = conn.execute(sa.select(s.sync_history).where(h.repo_id == repo_id)
+                                .order_by(h.started.desc(), h.id.desc())
+                                .limit(max(limit, 0))).all()
+        return [_row_to_history(r) for r in rows]
+
+    # --- versions ------------------------------------------------------------------------
+
+    def version_content(self, repo_id: str, version: int | None = None) -> frozenset[str]:
+        """SHA256 keys of a version (``None``: the current one).
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        with self._tx(f"reading content of {repo_id!r}") as conn:
+            number = self._resolve(conn, repo_id, version)
+            return frozenset(conn.execute(
+                sa.select(s.content.c.sha256).where(self._alive_at(repo_id, number))).scalars())
+
+    def version_packages(self, repo_id: str, version: int | None = None) -> list[PackageRecord]:
+        """Records of a version (``None``: current), metadata included, in package-list order
+        (name, arch, epoch, version, release, sha256 by code point).
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        with self._tx(f"reading packages of {repo_id!r}") as conn:
+            number = self._resolve(conn, repo_id, version)
+            rows = conn.execute(
+                sa.select(s.packages).join(s.content, s.content.c.sha256 == s.packages.c.sha256)
+                .where(self._alive_at(repo_id, number))).all()
+        return sorted((row_to_package(r) for r in rows), key=_package_sort_key)
+
+    def version_extras(self, repo_id: str, version: int | None = None) -> dict[str, str]:
+        """Metadata blobs of a version: kind -> SHA256 of the pool entry.
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        e = s.version_extras.c
+        with self._tx(f"reading extras of {repo_id!r}") as conn:
+            number = self._resolve(conn, repo_id, version)
+            rows = conn.execute(sa.select(e.kind, e.sha256).where(
+                e.repo_id == repo_id, e.version == number)).all()
+        return {r.kind: r.sha256 for r in rows}
+
+    def list_versions(self, repo_id: str) -> list[tuple[int, float, int]]:
+        """``(number, created, package_count)`` of every version, oldest first.
+
+        :raises NotFoundError: unknown repository.
+        """
+        v = s.repository_versions.c
+        with self._tx(f"listing versions of {repo_id!r}") as conn:
+            self._current_version(conn, repo_id)
+            rows = conn.execute(sa.select(v.number, v.created, v.package_count).where(
+                v.repo_id == repo_id).order_by(v.number)).all()
+        return [(r.number, r.created, r.package_count) for r in rows]
+
+    # --- packages ------------------------------------------------------------------------
+
+    def get_packages(self, sha256s: Iterable[str]) -> dict[str, PackageRecord]:
+        """Records by SHA256 for those that are known."""
+        keys = sorted(set(sha256s))
+        found: dict[str, PackageRecord] = {}
+        with self._tx("reading packages") as conn:
+            for chunk in _chunks(keys, IN_CHUNK):
+                for row in conn.execute(sa.select(s.packages).where(
+                        s.packages.c.sha256.in_(chunk))):
+                    found[row.sha256] = row_to_package(row)
+        return found
+
+    def find_packages(
+        self,
+        *,
+        name: str | None = None,
+        pattern: str | None = None,
+        arch: str | None = None,
+        repo_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[PackageRecord]:
+        """Packages matching every given criterion, in package-list order.
+
+        :param name: exact name.
+        :param pattern: substring of the name; ``%`` and ``_`` match themselves; case is
+            ignored for ASCII letters (package names are ASCII in RPM and Debian).
+        :param arch: exact architecture.
+        :param repo_id: only packages of that repository's current version.
+        :param limit: at most this many (``None``: all).
+        :raises NotFoundError: ``repo_id`` was never synced.
+        """
+        p = s.packages.c
+        stmt = sa.select(s.packages)
+        if name is not None:
+            stmt = stmt.where(p.name == name)
+        if arch is not None:
+            stmt = stmt.where(p.arch == arch)
+        if pattern is not None:
+            stmt = stmt.where(sa.func.lower(p.name).contains(pattern.translate(_ASCII_LOWER),
+                                                              autoescape=True))
+        stmt = stmt.order_by(*(self._ordered(col) for col in (p.name, p.arch)), p.epoch,
+                             *(self._ordered(col) for col in (p.version, p.release, p.sha256)))
+        if limit is not None:
+            stmt = stmt.limit(max(limit, 0))
+        with self._tx("searching packages") as conn:
+            if repo_id is not None:
+                self._current_version(conn, repo_id)
+                stmt = stmt.join(s.content, s.content.c.sha256 == p.sha256).where(
+                    s.content.c.repo_id == repo_id, s.content.c.removed_in.is_(None))
+            rows = conn.execute(stmt).all()
+        return [row_to_package(r) for r in rows]
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def create_snapshots(self, snapshots: Sequence[Snapshot]) -> None:
+        """Create snapshots atomically (all or none); each is one row referencing a version.
+
+        :raises NotFoundError: a referenced repository version does not exist.
+        :raises ConflictError: a name is taken (also within ``snapshots`` itself).
+        """
+        if not snapshots:
+            return
+        sn = s.snapshots.c
+        with self._tx("creating snapshots", write=True) as conn:
+            seen: set[tuple[str | None, str, str]] = set()
+            checked: set[tuple[str, int]] = set()
+            for snap in snapshots:
+                if (snap.repo_id, snap.version) not in checked:
+                    self._resolve(conn, snap.repo_id, snap.version)
+                    checked.add((snap.repo_id, snap.version))
+                key = (snap.view, snap.name, snap.repo_id)
+                if key in seen:
+                    raise ConflictError(f"snapshot {_label(snap)} is given twice")
+                seen.add(key)
+                if snap.view is None:
+                    taken = sa.select(sn.id).where(sn.view.is_(None), sn.repo_id == snap.repo_id,
+                                                   sn.name == snap.name)
+                else:
+                    taken = sa.select(sn.id).where(sn.view == snap.view, sn.name == snap.name)
+                if conn.execute(taken.limit(1)).first() is not None:
+                    raise ConflictError(f"snapshot {_label(snap)} exists already")
+            try:
+                conn.execute(sa.insert(s.snapshots), [
+                    {"name": x.name, "repo_id": x.repo_id, "version": x.version,
+                     "created": x.created, "description": x.description, "view": x.view}
+                    for x in snapshots])
+            except sa.exc.IntegrityError as exc:  # a concurrent creator won the race
+                raise ConflictError(f"snapshot {_label(snapshots[0])}...: a name is taken: "
+                                    f"{exc.orig}") from exc
+
+    def _select_snapshots(self, conn: Connection, name: str, repo_id: str | None,
+                          view: str | None) -> list[Row[Any]]:
+        sn = s.snapshots.c
+        stmt = sa.select(s.snapshots).where(sn.name == name)
+        stmt = stmt.where(sn.view.is_(None) if view is None else sn.view == view)
+        if repo_id is not None:
+            stmt = stmt.where(sn.repo_id == repo_id)
+        rows = conn.execute(stmt.order_by(self._ordered(sn.repo_id))).all()
+        repos = sorted({r.repo_id for r in rows})
+        if view is None and repo_id is None and len(repos) > 1:
+            raise ConflictError(f"snapshot name {name!r} exists in several repositories "
+                                f"({', '.join(repos)}); give the repository")
+        return list(rows)
+
+    def get_snapshot(self, name: str, *, repo_id: str | None = None, view: str | None = None
+                     ) -> Snapshot | None:
+        """A repository snapshot (``view=None``) or a view snapshot's member.
+
+        With ``view`` and no ``repo_id``: the member with the smallest repository id.
+
+        :raises ConflictError: ``view`` and ``repo_id`` are ``None`` and several
+            repositories have a snapshot of that name.
+        """
+        with self._tx(f"reading snapshot {name!r}") as conn:
+            rows = self._select_snapshots(conn, name, repo_id, view)
+        return _row_to_snapshot(rows[0]) if rows else None
+
+    def list_snapshots(self, *, repo_id: str | None = None, view: str | None = None
+                       ) -> list[Snapshot]:
+        """Snapshot rows, oldest first (ties: creation order); ``repo_id``/``view`` restrict."""
+        sn = s.snapshots.c
+        stmt = sa.select(s.snapshots).order_by(sn.created, sn.id)
+        if repo_id is not None:
+            stmt = stmt.where(sn.repo_id == repo_id)
+        if view is not None:
+            stmt = stmt.where(sn.view == view)
+        with self._tx("listing snapshots") as conn:
+            return [_row_to_snapshot(r) for r in conn.execute(stmt)]
+
+    def delete_snapshot(self, name: str, *, repo_id: str | None = None, view: str | None = None
+                        ) -> int:
+        """Delete a repository snapshot or a view snapshot's members; returns rows deleted.
+
+        :raises ConflictError: as for :meth:`get_snapshot`; nothing is deleted.
+        """
+        with self._tx(f"deleting snapshot {name!r}", write=True) as conn:
+            ids = [r.id for r in self._select_snapshots(conn, name, repo_id, view)]
+            if ids:
+                conn.execute(sa.delete(s.snapshots).where(s.snapshots.c.id.in_(ids)))
+        return len(ids)
+
+    # --- publications -------------------------------------------------------------------------
+
+    def record_publication(self, publication: Publication) -> None:
+        """Record (or replace) the publication at ``publication.path`` and the keys it holds."""
+        path = publication.path
+        with self._tx(f"recording publication {path}", write=True) as conn:
+            conn.execute(sa.delete(s.publication_packages).where(
+                s.publication_packages.c.path == path))
+            conn.execute(sa.delete(s.publications).where(s.publications.c.path == path))
+            conn.execute(sa.insert(s.publications).values(
+                path=path, kind=publication.kind, source=publication.source,
+                repo_id=publication.repo_id, version=publication.version,
+                snapshot=publication.snapshot, published=publication.published))
+            rows = [{"path": path, "sha256": sha} for sha in sorted(publication.packages)]
+            for chunk in _chunks(rows, INSERT_CHUNK):
+                conn.execute(sa.insert(s.publication_packages), list(chunk))
+
+    def list_publications(self) -> list[Publication]:
+        """Every publication, ordered by path, with the keys it holds."""
+        pp = s.publication_packages.c
+        with self._tx("listing publications") as conn:
+            pubs = conn.execute(sa.select(s.publications).order_by(
+                self._ordered(s.publications.c.path))).all()
+            held: dict[str, set[str]] = {}
+            for row in conn.execute(sa.select(pp.path, pp.sha256)):
+                held.setdefault(row.path, set()).add(row.sha256)
+        return [Publication(path=r.path, kind=r.kind, source=r.source, repo_id=r.repo_id,
+                            version=r.version, snapshot=r.snapshot,
+                            packages=frozenset(held.get(r.path, ())), published=r.published)
+                for r in pubs]
+
+    def delete_publication(self, path: str) -> bool:
+        """Forget the publication at ``path``; returns whether one was recorded."""
+        with self._tx(f"deleting publication {path}", write=True) as conn:
+            conn.execute(sa.delete(s.publication_packages).where(
+                s.publication_packages.c.path == path))
+            result = conn.execute(sa.delete(s.publications).where(
+                s.publications.c.path == path))
+        return bool(result.rowcount)
+
+    # --- references ------------------------------------------------------------------------------
+
+    def referenced_sha256(self) -> frozenset[str]:
+        """Every key in any version of any repository, any extras blob, any publication.
+
+        Versions are kept until pruned, so every ``content`` row counts, whatever its
+        interval; snapshots reference versions and add nothing of their own.
+        """
+        stmt = sa.union(sa.select(s.content.c.sha256), sa.select(s.version_extras.c.sha256),
+                        sa.select(s.publication_packages.c.sha256))
+        with self._tx("reading referenced keys") as conn:
+            return frozenset(conn.execute(stmt).scalars())
+
+    @staticmethod
+    def _unreferenced() -> sa.ColumnElement[bool]:
+        sha = s.packages.c.sha256
+        return sa.and_(
+            ~sa.exists().where(s.content.c.sha256 == sha),
+            ~sa.exists().where(s.version_extras.c.sha256 == sha),
+            ~sa.exists().where(s.publication_packages.c.sha256 == sha),
+        )
+
+    def unreferenced_packages(self) -> frozenset[str]:
+        """Keys of package rows :meth:`delete_unreferenced_packages` would drop."""
+        with self._tx("finding unreferenced packages") as conn:
+            return frozenset(conn.execute(
+                sa.select(s.packages.c.sha256).where(self._unreferenced())).scalars())
+
+    def delete_unreferenced_packages(self) -> int:
+        """Drop package rows no version, extras entry or publication uses; returns how many."""
+        with self._tx("deleting unreferenced packages", write=True) as conn:
+            result = conn.execute(sa.delete(s.packages).where(self._unreferenced()))
+        return int(result.rowcount)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for ``chantal stats`` (keys as :meth:`chantal_core.ports.Catalog.stats`)."""
+        count = sa.func.count()
+        sn = s.snapshots.c
+        view_snaps = sa.select(sn.view, sn.name).where(sn.view.is_not(None)).distinct().subquery()
+        queries = {
+            "repositories": sa.select(count).select_from(s.repositories),
+            "versions": sa.select(count).select_from(s.repository_versions),
+            "packages": sa.select(count).select_from(s.packages),
+            "package_bytes": sa.select(sa.func.coalesce(sa.func.sum(s.packages.c.size), 0)),
+            "snapshots": sa.select(count).select_from(s.snapshots).where(sn.view.is_(None)),
+            "view_snapshots": sa.select(count).select_from(view_snaps),
+            "publications": sa.select(count).select_from(s.publications),
+            "sync_runs": sa.select(count).select_from(s.sync_history),
+        }
+        with self._tx("counting") as conn:
+            return {key: int(conn.execute(q).scalar_one()) for key, q in queries.items()}
+
+    def logical_bytes(self) -> int:
+        """Bytes the current versions of all repositories hold, a package counted once per
+        repository that has it: what separate mirrors would store (``chantal stats``
+        divides it by the pool's bytes for the deduplication ratio)."""
+        stmt = (sa.select(sa.func.coalesce(sa.func.sum(s.packages.c.size), 0))
+                .select_from(s.content.join(s.packages,
+                                            s.packages.c.sha256 == s.content.c.sha256))
+                .where(s.content.c.removed_in.is_(None)))
+        with self._tx("counting bytes") as conn:
+            return int(conn.execute(stmt).scalar_one())

@@ -1,0 +1,470 @@
+"""The sync use case: upstream index -> filters -> plan -> downloads -> one catalog commit.
+
+Decide purely, then act: :func:`plan_sync` computes a :class:`SyncPlan` from values only;
+:func:`sync_repository` runs it against the ports. ``--dry-run`` shows the plan and stops.
+
+Failure leaves the pool and catalog as they were: files are verified while streaming and
+renamed into the pool only when complete; files this run added are removed again when
+the run fails before its catalog commit; the catalog is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import attrs
+
+from chantal_core.errors import ChantalError, FetchError, MetadataError
+from chantal_core.filters import PackageFilter, apply_filter
+from chantal_core.model import PackageRecord, SyncHistoryEntry
+from chantal_core.ports import (
+    Catalog,
+    ContentPool,
+    Fetcher,
+    Progress,
+    RepositoryFormat,
+    SyncCommit,
+    UpstreamIndex,
+    Verifier,
+)
+from chantal_core.progress import NullProgress
+from chantal_core.retention import MIRROR, apply_retention
+
+Clock = Callable[[], float]
+
+
+@attrs.frozen(kw_only=True)
+class SyncSettings:
+    """How one repository is synced (derived from its configuration by the caller).
+
+    :ivar repo_id: repository id.
+    :ivar package_filter: the repository's filters.
+    :ivar retention: retention policy name (see :mod:`chantal_core.retention`).
+    :ivar keep_count: N for ``keep-last-n``.
+    :ivar config_hash: hash of the repository's effective configuration; a change forces a
+        full sync even when upstream did not change.
+    :ivar workers: parallel downloads (>= 1).
+    :ivar select_extra: an extra selection step after the filters (e.g. dependency closure),
+        given (filtered records, all upstream records).
+    """
+
+    repo_id: str
+    package_filter: PackageFilter = attrs.field(factory=PackageFilter)
+    retention: str = MIRROR
+    keep_count: int | None = None
+    config_hash: str = ""
+    workers: int = 8
+    select_extra: Callable[[Sequence[PackageRecord], Sequence[PackageRecord]],
+                           Sequence[PackageRecord]] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Conflict:
+    """Same name+EVR+arch as a package already in the repository, but another file.
+
+    :ivar nevra: the package identity.
+    :ivar known_sha256: SHA256 of the file already in the repository (kept).
+    :ivar upstream_sha256: SHA256 (or upstream checksum) of upstream's file (not taken).
+    """
+
+    nevra: str
+    known_sha256: str
+    upstream_sha256: str
+
+
+@attrs.frozen(kw_only=True)
+class SyncPlan:
+    """What a sync will do; computed purely.
+
+    :ivar content: the records of the next version.
+    :ivar download: records whose files the pool lacks (a subset of ``content``).
+    :ivar added: records new to the repository.
+    :ivar removed: records leaving the repository.
+    :ivar conflicts: upstream files that clash with known ones (the known file is kept).
+    :ivar upstream_total: records upstream lists before filters.
+    """
+
+    content: tuple[PackageRecord, ...]
+    download: tuple[PackageRecord, ...]
+    added: tuple[PackageRecord, ...]
+    removed: tuple[PackageRecord, ...]
+    conflicts: tuple[Conflict, ...] = ()
+    upstream_total: int = 0
+
+    @property
+    def download_bytes(self) -> int:
+        """Bytes to download."""
+        return sum(r.size for r in self.download)
+
+
+@attrs.frozen(kw_only=True)
+class SyncReport:
+    """The outcome of one sync.
+
+    :ivar repo_id: repository id.
+    :ivar status: ``"updated"``, ``"unchanged"`` (content equal), ``"up-to-date"``
+        (upstream not changed, nothing fetched but the top index) or ``"dry-run"``.
+    :ivar version: the repository version after the sync, or ``None``.
+    :ivar plan: the plan executed (``None`` when up to date).
+    :ivar bytes_downloaded: bytes of package files fetched.
+    :ivar files_downloaded: number of package files fetched.
+    :ivar duration: seconds.
+    :ivar revision: upstream revision.
+    """
+
+    repo_id: str
+    status: str
+    version: int | None
+    plan: SyncPlan | None = None
+    bytes_downloaded: int = 0
+    files_downloaded: int = 0
+    duration: float = 0.0
+    revision: str = ""
+
+
+def _identity(record: PackageRecord) -> tuple[str, int, str, str, str]:
+    return (record.name, record.epoch, record.version, record.release, record.arch)
+
+
+def _key(record: PackageRecord) -> str:
+    return record.sha256 or f"{record.checksum_type}:{record.checksum}"
+
+
+def resolve_known(
+    upstream: Sequence[PackageRecord], current: Iterable[PackageRecord]
+) -> list[PackageRecord]:
+    """Fill in the SHA256 of upstream records that only carry another checksum type.
+
+    Upstreams with sha1/sha512 pkgids do not tell the SHA256 (the pool key) before
+    download; a record already in the repository with the same upstream checksum gives it.
+    """
+    by_checksum = {(r.checksum_type, r.checksum): r.sha256 for r in current if r.checksum}
+    out = []
+    for record in upstream:
+        if not record.sha256:
+            known = by_checksum.get((record.checksum_type, record.checksum))
+            if known:
+                record = attrs.evolve(record, sha256=known)
+        out.append(record)
+    return out
+
+
+def plan_sync(
+    upstream: Sequence[PackageRecord],
+    current: Sequence[PackageRecord],
+    *,
+    settings: SyncSettings,
+    version_key: Callable[[PackageRecord], Any],
+    pool_has: Callable[[str], bool],
+    upstream_total: int | None = None,
+) -> SyncPlan:
+    """Compute the next version and the downloads it needs.
+
+    :param upstream: upstream records after filters (and closure).
+    :param current: records of the repository's current version.
+    :param pool_has: whether the pool holds a SHA256.
+    :returns: the plan. Conflicting upstream records are left out in favour of the known file.
+    """
+    known_by_identity = {_identity(r): r for r in current}
+    conflicts = []
+    accepted = []
+    for record in resolve_known(upstream, current):
+        known = known_by_identity.get(_identity(record))
+        if known is not None and record.sha256 != known.sha256 and (
+                record.sha256 or record.checksum != known.checksum):
+            conflicts.append(Conflict(nevra=record.nevra, known_sha256=known.sha256,
+                                      upstream_sha256=_key(record)))
+            accepted.append(known)
+            continue
+        accepted.append(record)
+    content = apply_retention(accepted, current, policy=settings.retention,
+                              keep_count=settings.keep_count, version_key=version_key)
+    current_keys = {r.sha256 for r in current}
+    content_keys = {_key(r) for r in content}
+    download = tuple(r for r in content if not r.sha256 or not pool_has(r.sha256))
+    return SyncPlan(
+        content=tuple(content),
+        download=download,
+        added=tuple(r for r in content if _key(r) not in current_keys),
+        removed=tuple(r for r in current if r.sha256 not in content_keys),
+        conflicts=tuple(conflicts),
+        upstream_total=len(upstream) if upstream_total is None else upstream_total,
+    )
+
+
+class StoredExtras(Mapping[str, bytes]):
+    """The metadata blobs of a repository's current version, read from the pool on access.
+
+    Formats look up a few entries (an unchanged index); nothing is read until then.
+    """
+
+    def __init__(self, catalog: Catalog, pool: ContentPool, repo_id: str) -> None:
+        self._catalog = catalog
+        self._pool = pool
+        self._repo_id = repo_id
+        self._index: dict[str, str] | None = None
+
+    def _keys(self) -> dict[str, str]:
+        if self._index is None:
+            self._index = self._catalog.version_extras(self._repo_id)
+        return self._index
+
+    def __getitem__(self, kind: str) -> bytes:
+        sha = self._keys()[kind]
+        with self._pool.open(sha) as handle:
+            return handle.read()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+
+def _token(config_hash: str, upstream_token: str) -> str:
+    return f"{config_hash}:{upstream_token}"
+
+
+def _previous_upstream_token(stored: str | None, config_hash: str) -> str | None:
+    if not stored or not stored.startswith(config_hash + ":"):
+        return None
+    return stored[len(config_hash) + 1:]
+
+
+def _join_url(base: str, location: str) -> str:
+    return base.rstrip("/") + "/" + location.lstrip("/")
+
+
+def download_package(
+    record: PackageRecord,
+    base_urls: Sequence[str],
+    *,
+    fetcher: Fetcher,
+    pool: ContentPool,
+    progress: Progress,
+) -> PackageRecord:
+    """Download one package file into the pool, verifying size and checksums while streaming.
+
+    Mirrors in ``base_urls`` are tried in order; the last error is raised when all fail.
+
+    :returns: the record, with ``sha256`` filled in when upstream did not give it.
+    :raises FetchError, ChecksumMismatchError: naming the URL.
+    """
+    if not base_urls:
+        raise MetadataError(record.location, "no base URL to download from")
+    last: ChantalError | None = None
+    for base in base_urls:
+        url = _join_url(base, record.location)
+        try:
+            with fetcher.open(url) as response:
+                def chunks(response: Any = response) -> Iterable[bytes]:
+                    for chunk in response.iter_chunks():
+                        progress.advance(len(chunk))
+                        yield chunk
+
+                expected_checksum = None
+                if record.checksum and record.checksum_type not in ("", "sha256"):
+                    expected_checksum = (record.checksum_type, record.checksum)
+                entry = pool.put(
+                    chunks(), record.filename,
+                    expected_sha256=record.sha256 or None,
+                    expected_size=record.size or None,
+                    expected_checksum=expected_checksum,
+                    source=url,
+                )
+            if not record.sha256:
+                record = attrs.evolve(record, sha256=entry.sha256)
+            return record
+        except FetchError as exc:
+            last = exc
+            if len(base_urls) > 1:
+                progress.message(f"mirror failed, trying the next: {exc}")
+    assert last is not None
+    raise last
+
+
+def _store_extras(extras: Mapping[str, bytes], pool: ContentPool, repo_id: str,
+                  added_to_pool: list[str]) -> dict[str, str]:
+    stored = {}
+    for kind, data in extras.items():
+        digest = hashlib.sha256(data).hexdigest()
+        if not pool.has(digest):
+            name = kind.replace("/", "_").replace(":", "_") or "blob"
+            pool.put([data], name, expected_sha256=digest, source=f"{repo_id}:{kind}")
+            added_to_pool.append(digest)
+        stored[kind] = digest
+    return stored
+
+
+def sync_repository(
+    repo: Any,
+    *,
+    settings: SyncSettings,
+    fmt: RepositoryFormat,
+    fetcher: Fetcher,
+    pool: ContentPool,
+    catalog: Catalog,
+    verifier: Verifier | None = None,
+    progress: Progress | None = None,
+    clock: Clock = time.time,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Sync one repository.
+
+    1. Read upstream's index through the format (nothing else fetched when upstream and
+       the configuration are unchanged since the last successful sync);
+    2. filter, apply retention, plan;
+    3. download what the pool lacks in parallel (``settings.workers``), verified;
+    4. one catalog transaction: packages, a new version if the content changed, history.
+
+    :param repo: the repository configuration, passed to the format.
+    :returns: the report; a failed sync raises instead (and records a failed history entry).
+    :raises ChantalError: any fetch, metadata, signature, checksum or catalog error.
+    """
+    progress = progress or NullProgress()
+    started = clock()
+    t0 = time.monotonic()
+    state = catalog.get_repository(settings.repo_id)
+    previous = None
+    if state is not None and state.current_version is not None:
+        previous = _previous_upstream_token(state.upstream_token, settings.config_hash)
+    current: list[PackageRecord] = []
+
+    def select(records: Sequence[PackageRecord]) -> Sequence[PackageRecord]:
+        kept = apply_filter(records, settings.package_filter, version_key=fmt.version_key,
+                            now=started)
+        if settings.select_extra is not None:
+            kept = list(settings.select_extra(kept, records))
+        return kept
+
+    added_to_pool: list[str] = []
+    try:
+        progress.message(f"{settings.repo_id}: reading upstream index")
+        previous_extras = (StoredExtras(catalog, pool, settings.repo_id)
+                           if state is not None and state.current_version is not None else None)
+        index = fmt.read_upstream(repo, fetcher, previous_token=None if dry_run else previous,
+                                  select=select, verifier=verifier,
+                                  previous_extras=previous_extras)
+        if index is None:
+            catalog.record_history(SyncHistoryEntry(
+                repo_id=settings.repo_id, started=started, duration=time.monotonic() - t0,
+                status="up-to-date", version=state.current_version if state else None,
+                packages_total=0))
+            return SyncReport(repo_id=settings.repo_id, status="up-to-date",
+                              version=state.current_version if state else None,
+                              duration=time.monotonic() - t0)
+        if state is not None and state.current_version is not None:
+            current = catalog.version_packages(settings.repo_id)
+        plan = plan_sync(index.packages, current, settings=settings,
+                         version_key=fmt.version_key, pool_has=pool.has)
+        if dry_run:
+            return SyncReport(repo_id=settings.repo_id, status="dry-run",
+                              version=state.current_version if state else None, plan=plan,
+                              duration=time.monotonic() - t0, revision=index.revision)
+        resolved = _download_all(plan, index, fetcher=fetcher, pool=pool, progress=progress,
+                                 workers=settings.workers, added_to_pool=added_to_pool)
+        content = tuple(resolved.get(_key(r), r) for r in plan.content)
+        extras = _store_extras(index.extras, pool, settings.repo_id, added_to_pool)
+        bytes_downloaded = sum(r.size for r in plan.download)
+        history = SyncHistoryEntry(
+            repo_id=settings.repo_id, started=started, duration=time.monotonic() - t0,
+            status="success", packages_total=len(content), packages_added=len(plan.added),
+            packages_removed=len(plan.removed), bytes_downloaded=bytes_downloaded,
+            upstream_revision=index.revision,
+            message=_conflict_message(plan.conflicts),
+        )
+        version = catalog.commit_sync(SyncCommit(
+            repo_id=settings.repo_id, format=fmt.package_format,
+            packages=content, content=frozenset(r.sha256 for r in content), extras=extras,
+            upstream_token=_token(settings.config_hash, index.token), history=history,
+        ))
+    except BaseException as exc:
+        _forget(added_to_pool, pool, catalog)
+        if isinstance(exc, ChantalError):
+            with contextlib.suppress(ChantalError):
+                catalog.record_history(SyncHistoryEntry(
+                    repo_id=settings.repo_id, started=started, duration=time.monotonic() - t0,
+                    status="failed", message=str(exc)))
+        raise
+    status = "updated" if version is not None else "unchanged"
+    final_version = version if version is not None else (state.current_version if state else None)
+    return SyncReport(repo_id=settings.repo_id, status=status, version=final_version, plan=plan,
+                      bytes_downloaded=bytes_downloaded, files_downloaded=len(plan.download),
+                      duration=time.monotonic() - t0, revision=index.revision)
+
+
+def _conflict_message(conflicts: Sequence[Conflict]) -> str:
+    if not conflicts:
+        return ""
+    names = ", ".join(c.nevra for c in conflicts[:10])
+    more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+    return f"{len(conflicts)} conflict(s) (kept the known file): {names}{more}"
+
+
+def _download_all(
+    plan: SyncPlan,
+    index: UpstreamIndex,
+    *,
+    fetcher: Fetcher,
+    pool: ContentPool,
+    progress: Progress,
+    workers: int,
+    added_to_pool: list[str],
+) -> dict[str, PackageRecord]:
+    """Download ``plan.download`` in parallel; returns resolved records by their plan key."""
+    resolved: dict[str, PackageRecord] = {}
+    if not plan.download:
+        return resolved
+    progress.start("downloading", total=plan.download_bytes, unit="bytes")
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as executor:
+            futures: dict[Future[PackageRecord], PackageRecord] = {
+                executor.submit(download_package, record, index.base_urls, fetcher=fetcher,
+                                pool=pool, progress=progress): record
+                for record in plan.download
+            }
+            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            # wait for the ones already running so no write continues after we return
+            wait(pending)
+            error: BaseException | None = None
+            for future, record in futures.items():
+                if future.cancelled():
+                    continue
+                exc = future.exception()
+                if exc is not None:
+                    error = error or exc
+                    continue
+                got = future.result()
+                resolved[_key(record)] = got
+                added_to_pool.append(got.sha256)
+            if error is not None:
+                raise error
+    finally:
+        progress.finish()
+    return resolved
+
+
+def _forget(added: list[str], pool: ContentPool, catalog: Catalog) -> None:
+    """Remove pool files a failed run added, unless something references them."""
+    if not added:
+        return
+    try:
+        referenced = catalog.referenced_sha256()
+    except ChantalError:
+        return
+    for sha in added:
+        if sha not in referenced:
+            pool.delete(sha)
+
+
+def filter_only(records: Sequence[PackageRecord], flt: PackageFilter,
+                version_key: Callable[[PackageRecord], Any], now: float) -> list[PackageRecord]:
+    """Apply a filter (convenience for check-updates)."""
+    return apply_filter(records, flt, version_key=version_key, now=now)
