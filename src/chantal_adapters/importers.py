@@ -130,33 +130,35 @@ def import_apt_sources(files: Sequence[str] | None = None, *, prefix: str = ""
         (``/etc/apt/sources.list`` and ``/etc/apt/sources.list.d/*``).
     :raises ConfigError: a file cannot be read or parsed.
     """
-    from chantal_adapters.apt.sources import parse_sources_file, system_sources_files
+    from chantal_adapters.apt.sources import parse_sources_file, read_system_sources
 
-    paths = list(files) if files else system_sources_files()
+    entries = ([e for path in files for e in parse_sources_file(path)] if files
+               else read_system_sources())
     repos: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for entry in parse_sources_file(path):
-            for uri in entry.uris:
-                for suite in entry.suites:
-                    host = re.sub(r"^[a-z+]+://", "", uri).split("/")[0]
-                    path_part = "-".join(p for p in uri.rstrip("/").split("/")[3:] if p)
-                    rid = prefix + _slug(f"{path_part or host}-{suite}".replace("/", "-"))
-                    repo = repos.get(rid)
-                    if repo is None:
-                        repo = {"id": rid, "name": f"{uri} {suite}", "type": "apt",
-                                "feed": uri, "apt": {"distribution": suite,
-                                                      "components": list(entry.components),
-                                                      "architectures": list(
-                                                          entry.architectures or ["amd64"])}}
-                        if entry.signed_by:
-                            repo["verify"] = {"enabled": True,
-                                              "key_files": list(entry.signed_by)}
-                        repos[rid] = repo
-                    if "deb-src" in entry.types:
-                        repo["apt"]["include_source_packages"] = True
-                    for comp in entry.components:
-                        if comp not in repo["apt"]["components"]:
-                            repo["apt"]["components"].append(comp)
+    for entry in entries:
+        if not entry.enabled or not {"deb", "deb-src"} & set(entry.types):
+            continue
+        for uri in entry.uris:
+            for suite in entry.suites:
+                host = re.sub(r"^[a-z+]+://", "", uri).split("/")[0]
+                path_part = "-".join(p for p in uri.rstrip("/").split("/")[3:] if p)
+                rid = prefix + _slug(f"{path_part or host}-{suite}".replace("/", "-"))
+                repo = repos.get(rid)
+                if repo is None:
+                    repo = {"id": rid, "name": f"{uri} {suite}", "type": "apt",
+                            "feed": uri, "apt": {"distribution": suite,
+                                                  "components": list(entry.components),
+                                                  "architectures": list(
+                                                      entry.architectures or ["amd64"])}}
+                    if entry.signed_by:
+                        repo["verify"] = {"enabled": True,
+                                          "key_files": list(entry.signed_by)}
+                    repos[rid] = repo
+                if "deb-src" in entry.types:
+                    repo["apt"]["include_source_packages"] = True
+                for comp in entry.components:
+                    if comp not in repo["apt"]["components"]:
+                        repo["apt"]["components"].append(comp)
     return list(repos.values())
 
 

@@ -34,7 +34,7 @@ def snapshot(args: argparse.Namespace) -> int:
     if args.view:
         from chantal_cli.commands.view import publish_view
 
-        return publish_view(svc, args.view, snapshot=args.snapshot, path=args.path)
+        return int(publish_view(svc, args.view, snapshot=args.snapshot, path=args.path))
     r = repository(svc, args.repo_id)
     path = args.path or svc.snapshot_path(r, args.snapshot)
     pub = publish_repository(
@@ -49,7 +49,7 @@ def view(args: argparse.Namespace) -> int:
     """Publish a view's current content."""
     from chantal_cli.commands.view import publish_view
 
-    return publish_view(services(args), args.name)
+    return int(publish_view(services(args), args.name))
 
 
 def list_(args: argparse.Namespace) -> int:
