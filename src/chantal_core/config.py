@@ -1401,8 +1401,6 @@ NOT_YET_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(scope="repository", key=("type",),
                reason="apk and helm repositories are not synced or published by this version",
                present=lambda r: r.type not in ACTIVE_TYPES and r.type in REPOSITORY_TYPES),
-    NotActedOn(scope="repository", key=("mode",), reason="mode 'hosted' (uploads) is not "
-               "implemented", present=lambda r: r.mode == "hosted"),
     NotActedOn(scope="repository", key=("schedule",), reason="no built-in scheduler: run "
                "'chantal repo sync' from cron or a systemd timer",
                present=lambda r: r.schedule is not None),
