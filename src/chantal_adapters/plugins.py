@@ -1,7 +1,7 @@
 """Plugin machinery: the pluggy manager and typed facades over its hooks.
 
 :func:`make_plugin_manager` builds a :class:`pluggy.PluginManager` for the hooks of
-:mod:`chantal_core.hookspecs`, registers the built-in plugins and then the entry points of
+:mod:`chantal_adapters.hookspecs`, registers the built-in plugins and then the entry points of
 group ``chantal``, all through the same hooks. The built-in repository formats are the
 entry points ``rpm`` and ``apt`` declared by Chantal's own distribution; the built-in
 storage (the ``filesystem`` pool and publish target) is registered under the name
@@ -21,9 +21,9 @@ from typing import Any
 
 import pluggy
 
-from chantal_core import hookspecs
+from chantal_adapters import hookspecs
 from chantal_core.errors import PluginError
-from chantal_core.hookspecs import PROJECT_NAME, PoolFactory, PublishTargetFactory, hookimpl
+from chantal_adapters.hookspecs import PROJECT_NAME, PoolFactory, PublishTargetFactory, hookimpl
 from chantal_core.ports import ContentPool, PublishTarget, RepositoryFormat
 
 __all__ = [
@@ -165,7 +165,7 @@ def check_pending(pm: pluggy.PluginManager) -> None:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {exc.plugin!r}: {_one_line(exc)}",
-                          hint="check the hook names against chantal_core.hookspecs") from exc
+                          hint="check the hook names against chantal_adapters.hookspecs") from exc
 
 
 class FormatRegistry:

@@ -21,9 +21,9 @@ from chantal_adapters.plugins import (
     check_pending,
     make_plugin_manager,
 )
-from chantal_core import hookspecs
+from chantal_adapters import hookspecs
 from chantal_core.errors import PluginError
-from chantal_core.hookspecs import hookimpl
+from chantal_adapters.hookspecs import hookimpl
 from chantal_core.model import PackageRecord
 from chantal_core.ports import UpstreamIndex
 
@@ -206,7 +206,7 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     site = tmp_path / "site"
     (site / "chantal_toy_plugin").mkdir(parents=True)
     (site / "chantal_toy_plugin" / "__init__.py").write_text(textwrap.dedent("""
-        from chantal_core.hookspecs import hookimpl
+        from chantal_adapters.hookspecs import hookimpl
 
         class Fmt:
             name = "toy-ep"

@@ -22,7 +22,7 @@ from chantal_core.ports import (
 )
 
 try:  # the hook marker lives in the core; pluggy's marker is the same object by name
-    from chantal_core.hookspecs import hookimpl
+    from chantal_adapters.hookspecs import hookimpl
 except ImportError:  # pragma: no cover - only while the core module is missing
     import pluggy
 

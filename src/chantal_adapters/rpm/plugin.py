@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chantal_core.hookspecs import hookimpl
+from chantal_adapters.hookspecs import hookimpl
 from chantal_core.model import RPM, PackageRecord
 from chantal_core.ports import (
     Fetcher,

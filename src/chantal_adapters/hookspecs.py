@@ -9,7 +9,7 @@ hooks. A third-party package makes itself known with an entry point::
 
 and ``mypackage/chantal_plugin.py``::
 
-    from chantal_core.hookspecs import hookimpl
+    from chantal_adapters.hookspecs import hookimpl
 
     @hookimpl
     def chantal_register_repository_formats():
@@ -19,7 +19,8 @@ Hooks return data and never reach into global state. Setting the environment var
 ``CHANTAL_BLOCKED_PLUGINS`` to a comma-separated list of plugin (entry-point) names keeps
 them from loading. On a breaking change of these hooks the group becomes ``chantal.v2``.
 
-This is the only core module allowed to import :mod:`pluggy` (for the markers).
+It lives in the adapters package because :mod:`pluggy` is infrastructure: the core stays
+free of it. The hook signatures use the core's port Protocols.
 
 .. versionadded:: 0.1
 """
