@@ -22,8 +22,8 @@ from typing import Any
 import pluggy
 
 from chantal_adapters import hookspecs
-from chantal_core.errors import PluginError
 from chantal_adapters.hookspecs import PROJECT_NAME, PoolFactory, PublishTargetFactory, hookimpl
+from chantal_core.errors import PluginError
 from chantal_core.ports import ContentPool, PublishTarget, RepositoryFormat
 
 __all__ = [

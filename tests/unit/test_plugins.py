@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from chantal_adapters import hookspecs
 from chantal_adapters.fs_pool import FilesystemPool
 from chantal_adapters.fs_publish import FilesystemPublishTarget
+from chantal_adapters.hookspecs import hookimpl
 from chantal_adapters.plugins import (
     BLOCKED_ENV,
     BUILTIN_MODULES,
@@ -21,9 +23,7 @@ from chantal_adapters.plugins import (
     check_pending,
     make_plugin_manager,
 )
-from chantal_adapters import hookspecs
 from chantal_core.errors import PluginError
-from chantal_adapters.hookspecs import hookimpl
 from chantal_core.model import PackageRecord
 from chantal_core.ports import UpstreamIndex
 
