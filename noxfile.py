@@ -45,9 +45,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: figures and ratios against baselines measured in the same run."""
+    """Benchmarks: figures and ratios against baselines measured in the same run
+    (``nox -s bench -- --count 3000`` for a quick run; see tests/bench/README.md)."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "tests/bench/run.py", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -1,105 +1,180 @@
 #!/usr/bin/env bash
-# The main job on the embedded default (SQLite + filesystem pool), on a fresh Debian machine:
-# install Chantal, import the machine's APT sources, mirror a small package set of the main
-# suite (verified against the machine's Debian archive keyring), publish it signed with a new
-# key, serve it on 127.0.0.1, and let apt-get use it with a private state directory.
-# The upstream mirror is read from the machine's APT sources; nothing is hard-coded.
+# Chantal's main job on the embedded default (SQLite catalog + filesystem pool), on a Debian
+# machine, as root:
+#
+#   1. install the system tools it needs (gnupg, gpgv, python3-venv) and Chantal from this
+#      checkout into a virtualenv under $WORK (default /tmp/chantal-demo);
+#   2. `chantal init`, `chantal repo import --from-apt-sources` (the machine's own sources:
+#      no mirror is named here), restrict the main suite's repository to htop and what it
+#      depends on (`with_dependencies: true`), `chantal key generate`;
+#   3. `chantal repo sync` twice (the second finds upstream unchanged: only the Release
+#      file is fetched), `chantal publish repo` (signed with the new key);
+#   4. serve the published tree on 127.0.0.1 and run `apt-get update`, `apt-cache policy`
+#      and `apt-get install --simulate` against it alone, with a private apt state
+#      directory, an empty dpkg status and the exported key as Signed-By.
+#
+# Environment: CHANTAL_DEMO_DIR (work directory, default /tmp/chantal-demo),
+# CHANTAL_DEMO_PACKAGES (space-separated package names, default "htop").
 set -euo pipefail
 
-REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${CHANTAL_DEMO_DIR:-/tmp/chantal-demo}
-PACKAGES=${CHANTAL_DEMO_PACKAGES:-"hello libc6 libgcc-s1 gcc-12-base"}
+PACKAGES=${CHANTAL_DEMO_PACKAGES:-htop}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "installing system tools (gnupg, apt) and Chantal into $WORK/venv"
-if ! command -v gpg >/dev/null || ! command -v gpgv >/dev/null; then
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gnupg gpgv >/dev/null
-fi
-rm -rf "$WORK"; mkdir -p "$WORK"; chmod 755 "$WORK"
-python3 -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q "$REPO_ROOT"
-chantal() { "$WORK/venv/bin/chantal" --config "$WORK/config.yaml" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
+
+SERVER=""
+cleanup() {
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [ -d "$WORK/state/gnupg" ] && command -v gpgconf >/dev/null; then
+    gpgconf --homedir "$WORK/state/gnupg" --kill gpg-agent 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
 
 . /etc/os-release
 SUITE=${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}
+ARCH=$(dpkg --print-architecture)
 
-step "importing the machine's APT sources"
-"$WORK/venv/bin/chantal" repo import --from-apt-sources -o "$WORK/imported.yaml"
-"$WORK/venv/bin/python" - "$WORK" "$SUITE" "$PACKAGES" <<'PY'
-import sys
-from ruamel.yaml import YAML
-work, suite, packages = sys.argv[1], sys.argv[2], sys.argv[3].split()
-yaml = YAML()
-imported = yaml.load(open(f"{work}/imported.yaml"))["repositories"]
-main = [r for r in imported if r["apt"]["distribution"] == suite]
-if not main:
-    sys.exit(f"no APT source for suite {suite} in the machine's sources")
-repo = dict(main[0])
-repo["id"] = "debian-main"
-repo["apt"] = {"distribution": suite, "components": ["main"], "architectures": ["amd64"]}
-repo["filters"] = {"patterns": {"include": [f"^{p}$" for p in packages]},
-                   "post_processing": {"only_latest_version": True}}
-config = {
-    "storage": {"base_path": f"{work}/state", "published_path": f"{work}/published"},
-    "gpg": {"enabled": False, "gnupg_home": f"{work}/gnupg"},
-    "repositories": [repo],
-}
-yaml.dump(config, open(f"{work}/config.yaml", "w"))
-print(f"mirroring {', '.join(packages)} from {repo['feed']} {suite} main amd64")
-PY
+step "1. system tools and Chantal (from $REPO_ROOT) in $WORK/venv"
+need=()
+command -v gpg >/dev/null || need+=(gnupg)
+command -v gpgv >/dev/null || need+=(gpgv)
+command -v python3 >/dev/null || need+=(python3)
+if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  need+=(python3-venv)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  run $SUDO apt-get update -qq
+  run $SUDO apt-get install -y -qq "${need[@]}"
+fi
+if [ -e "$WORK" ] && [ ! -e "$WORK/.chantal-demo" ] && [ ! -e "$WORK/venv/bin/chantal" ]; then
+  echo "$WORK exists and was not made by this script; set CHANTAL_DEMO_DIR" >&2
+  exit 1
+fi
+rm -rf "$WORK"
+mkdir -p "$WORK"
+chmod 755 "$WORK"
+touch "$WORK/.chantal-demo"
+run python3 -m venv "$WORK/venv"
+run "$WORK/venv/bin/pip" install -q "$REPO_ROOT"
+PY="$WORK/venv/bin/python"
+chantal() { printf '$ chantal %s\n' "$*" >&2; "$WORK/venv/bin/chantal" --config "$WORK/config.yaml" "$@"; }
 
-step "chantal init"
+step "2. configuration, catalog, the machine's APT sources, a publishing key"
+cat > "$WORK/config.yaml" <<EOF
+# storage and catalog (SQLite) under one directory; repositories come from repos.yaml
+storage:
+  base_path: $WORK/state
+  published_path: $WORK/published
+include: repos.yaml
+EOF
+echo "repositories: []" > "$WORK/repos.yaml"
 chantal init
-
-step "chantal key generate (publishing key)"
-FPR=$(chantal key generate --name "Chantal demo" --email demo@localhost | awk '/^fingerprint:/{print $2}')
-"$WORK/venv/bin/python" - "$WORK" "$FPR" <<'PY'
+chantal repo import --from-apt-sources -o "$WORK/imported.yaml"
+# Keep the imported repositories; sync only the one of the main suite, restricted to the
+# demo packages and their dependencies, for this machine's architecture.
+REPO_ID=$("$PY" - "$WORK" "$SUITE" "$ARCH" "$PACKAGES" <<'PY'
 import sys
 from ruamel.yaml import YAML
-work, fpr = sys.argv[1], sys.argv[2]
+
+work, suite, arch, packages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 yaml = YAML()
-config = yaml.load(open(f"{work}/config.yaml"))
-config["gpg"]["enabled"] = True
-config["gpg"]["key_id"] = fpr
-yaml.dump(config, open(f"{work}/config.yaml", "w"))
+with open(f"{work}/imported.yaml") as handle:
+    data = yaml.load(handle)
+repos = data["repositories"]
+main = [r for r in repos
+        if r["apt"]["distribution"] == suite and "main" in r["apt"]["components"]]
+if not main:
+    sys.exit(f"the machine's APT sources have no {suite} entry with component main")
+for repo in repos:
+    repo["enabled"] = repo is main[0]
+chosen = main[0]
+chosen["apt"]["components"] = ["main"]
+chosen["apt"]["architectures"] = [arch]
+chosen["with_dependencies"] = True
+chosen["filters"] = {"patterns": {"include": [f"^{p}$" for p in packages]}}
+with open(f"{work}/repos.yaml", "w") as handle:
+    yaml.dump(data, handle)
+print(chosen["id"])
 PY
-chantal key export -o "$WORK/published-key.asc"
+)
+echo "repository $REPO_ID: $SUITE main $ARCH, packages: $PACKAGES (+ dependencies)"
+chantal repo list
+KEY_YAML=$(chantal key generate --name "Chantal demo" --email chantal-demo@localhost)
+echo "$KEY_YAML"
+"$PY" - "$WORK/config.yaml" "$KEY_YAML" <<'PY'
+import sys
+from ruamel.yaml import YAML
 
-step "chantal repo sync (InRelease verified against the machine's Debian archive keyring)"
-chantal repo sync --repo-id debian-main
-step "second sync: upstream unchanged, only the Release file is fetched"
-chantal repo sync --repo-id debian-main
+path, printed = sys.argv[1], YAML(typ="safe").load(sys.argv[2])
+yaml = YAML()
+with open(path) as handle:
+    config = yaml.load(handle)
+config["gpg"] = printed["gpg"]
+with open(path, "w") as handle:
+    yaml.dump(config, handle)
+PY
+chantal config check >/dev/null
+chantal key export -o "$WORK/chantal-demo.asc"
 
-step "chantal publish repo"
-chantal publish repo --repo-id debian-main
+step "3. sync (InRelease verified with the keyring the sources' Signed-By names), publish"
+chantal repo sync --repo-id "$REPO_ID"
+echo "-- again: upstream unchanged, only the Release file is fetched"
+chantal repo sync --repo-id "$REPO_ID"
+chantal repo history --repo-id "$REPO_ID" --limit 2
+chantal package list --repo-id "$REPO_ID"
+chantal publish repo --repo-id "$REPO_ID"
 chantal pool stats
 
-step "serving the published tree on 127.0.0.1"
-PORT=$("$WORK/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/published" >/dev/null 2>&1 &
+step "4. apt-get against the published tree only (private state, our key as Signed-By)"
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WORK/published" \
+  >"$WORK/http.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-sleep 1
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/http.log" >&2; exit 1; }
+  sleep 0.1
+done
+URL="http://127.0.0.1:$PORT/$REPO_ID/latest/"
+echo "serving $WORK/published at http://127.0.0.1:$PORT/ (PID $SERVER)"
 
-step "apt-get against the published repository only (private state, our key as Signed-By)"
-APT="$WORK/apt"; mkdir -p "$APT"/{lists/partial,archives/partial,etc/sources.list.d,etc/preferences.d}
+APT="$WORK/apt"
+mkdir -p "$APT"/{lists/partial,archives/partial,etc/sources.list.d,etc/apt.conf.d,etc/preferences.d,etc/trusted.gpg.d,log}
 : > "$APT/status"
-gpg --dearmor < "$WORK/published-key.asc" > "$APT/key.gpg"
-cat > "$APT/etc/sources.list.d/chantal.sources" <<EOF
+cat > "$APT/etc/sources.list.d/chantal-demo.sources" <<EOF
 Types: deb
-URIs: http://127.0.0.1:$PORT/debian-main/latest/
+URIs: $URL
 Suites: $SUITE
 Components: main
-Architectures: amd64
-Signed-By: $APT/key.gpg
+Architectures: $ARCH
+Signed-By: $WORK/chantal-demo.asc
 EOF
-APTOPTS=(-o "Dir::State=$APT" -o "Dir::State::Lists=$APT/lists" -o "Dir::State::status=$APT/status"
-         -o "Dir::Cache=$APT" -o "Dir::Etc::SourceList=/dev/null"
-         -o "Dir::Etc::SourceParts=$APT/etc/sources.list.d" -o "Dir::Etc::Preferences=/dev/null"
-         -o "Dir::Etc::PreferencesParts=$APT/etc/preferences.d" -o "APT::Architecture=amd64"
-         -o "APT::Sandbox::User=root" -o "Debug::NoLocking=1")
-apt-get "${APTOPTS[@]}" update
-apt-cache "${APTOPTS[@]}" policy ${PACKAGES%% *}
-apt-get "${APTOPTS[@]}" install --simulate -y ${PACKAGES%% *}
-step "done: the published tree is in $WORK/published, the catalog in $WORK/state/chantal.db"
+cat "$APT/etc/sources.list.d/chantal-demo.sources"
+APT_OPTS=(-o "Dir::State=$APT" -o "Dir::State::Lists=$APT/lists"
+          -o "Dir::State::status=$APT/status" -o "Dir::Cache=$APT" -o "Dir::Log=$APT/log"
+          -o "Dir::Etc::SourceList=$APT/etc/sources.list" -o "Dir::Etc::SourceParts=$APT/etc/sources.list.d"
+          -o "Dir::Etc::Parts=$APT/etc/apt.conf.d" -o "Dir::Etc::Preferences=$APT/etc/preferences"
+          -o "Dir::Etc::PreferencesParts=$APT/etc/preferences.d"
+          -o "Dir::Etc::Trusted=$APT/etc/trusted.gpg" -o "Dir::Etc::TrustedParts=$APT/etc/trusted.gpg.d"
+          -o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH"
+          -o "Acquire::Languages=none" -o "APT::Sandbox::User=root" -o "Debug::NoLocking=1")
+: > "$APT/apt.conf"
+export APT_CONFIG="$APT/apt.conf" LC_ALL=C
+printf '$ apt-get update\n'
+apt-get "${APT_OPTS[@]}" update 2>&1 | tee "$APT/update.log"
+if grep -E '^(W|E|N|Err):' "$APT/update.log" >/dev/null; then
+  echo "apt-get update reported problems" >&2
+  exit 1
+fi
+printf '$ apt-cache policy %s\n' "$PACKAGES"
+# shellcheck disable=SC2086  # PACKAGES is a list of package names
+apt-cache "${APT_OPTS[@]}" policy $PACKAGES
+printf '$ apt-get install --simulate %s\n' "$PACKAGES"
+# shellcheck disable=SC2086
+apt-get "${APT_OPTS[@]}" install --simulate -y $PACKAGES
+
+step "done: published tree in $WORK/published, catalog $WORK/state/chantal.db, pool $WORK/state/pool"

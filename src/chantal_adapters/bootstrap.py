@@ -152,6 +152,59 @@ class Services:
             workers=workers or max(self.config.download.parallel, 8),
         )
 
+    def with_closure(self, repo: RepositoryConfig, settings: SyncSettings,
+                     fmt: RepositoryFormat) -> SyncSettings:
+        """``settings`` with the dependency closure as its selection step when
+        ``repo.with_dependencies`` is true (else ``settings`` unchanged).
+
+        The closure of the filtered packages is taken within every record the upstream
+        lists (for APT: all configured suites, components and architectures), see
+        :func:`chantal_core.closure.closure`. Candidates are limited to the architectures
+        the repository selects (``apt.architectures``, or the architecture filter's include
+        list; ``noarch``/``all`` always pass) and never have an excluded architecture. With
+        ``closure_scope: views``, packages of the current versions of the other repositories
+        sharing a view with ``repo`` satisfy dependencies without being added.
+
+        :raises ConfigError: the repository's format has no dependency closure.
+        """
+        if not repo.with_dependencies:
+            return settings
+        import attrs
+
+        from chantal_core.closure import closure_selector
+
+        flt = package_filter(repo)
+        arches: list[str] | None = None
+        if repo.apt is not None and repo.apt.architectures:
+            arches = list(repo.apt.architectures)
+        elif flt.architectures.include:
+            arches = list(flt.architectures.include)
+        exclude = set(flt.architectures.exclude)
+        if arches is not None:
+            arches = [a for a in arches if a not in exclude]
+
+        def available() -> list[Any]:
+            if repo.closure_scope != "views":
+                return []
+            others = {other for view in self.config.views if repo.id in view.repos
+                      for other in view.repos if other != repo.id}
+            records: list[Any] = []
+            for other in sorted(others):
+                state = self.catalog.get_repository(other)
+                if state is None or state.current_version is None:
+                    continue
+                records.extend(r for r in self.catalog.version_packages(other)
+                               if r.format == fmt.package_format)
+            return records
+
+        try:
+            select = closure_selector(fmt.package_format, version_key=fmt.version_key,
+                                      arches=arches, exclude_arches=exclude,
+                                      available=available)
+        except ValueError as exc:
+            raise ConfigError(f"repository {repo.id}: with_dependencies: {exc}") from exc
+        return attrs.evolve(settings, select_extra=select)
+
     def latest_path(self, repo: RepositoryConfig) -> str:
         """Where ``publish repo`` puts the repository: ``latest_path`` or
         ``<published_path>/<repo-id>/latest``."""
@@ -165,13 +218,13 @@ class Services:
         return os.path.join(base, name)
 
     def view_path(self, view: ViewConfig, snapshot: str | None = None) -> str:
-        """``publish_path`` or ``<published_path>/views/<name>/latest`` (or ``snapshots/<s>``)."""
-        base = view.publish_path or os.path.join(self.config.storage.published_path, "views",
-                                                 view.name)
-        if view.publish_path and snapshot is None:
-            return base
-        return os.path.join(base, "snapshots", snapshot) if snapshot else os.path.join(
-            base, "latest")
+        """``publish_path`` or ``<published_path>/views/<name>/latest``; a view snapshot at
+        ``<published_path>/views/<name>/snapshots/<s>`` (never inside ``publish_path``: that
+        tree is replaced as a whole by every publication)."""
+        default = os.path.join(self.config.storage.published_path, "views", view.name)
+        if snapshot:
+            return os.path.join(default, "snapshots", snapshot)
+        return view.publish_path or os.path.join(default, "latest")
 
     def signer(self, repo: RepositoryConfig | None = None) -> Any:
         """The gpg signer configured by ``gpg`` (per repository or global), or ``None``."""

@@ -44,46 +44,72 @@ def upload_packages(svc: Any, repo: Any, paths: Sequence[str]) -> tuple[int | No
                                                                          list[PackageRecord]]:
     """Store ``paths`` in the pool and record a new version of hosted ``repo``.
 
-    :returns: ``(new version number or None if nothing changed, the uploaded records)``.
+    Every file is read and checked against the repository first; nothing is stored when
+    one is invalid or conflicts. Files this upload added to the pool are removed again
+    when the catalog commit fails, so a failed upload leaves pool and catalog unchanged.
+
+    :returns: ``(new version number, or None when the repository already held exactly
+        these files; the records of the uploaded files)``.
+    :raises ConflictError: a file has the name, epoch, version, release and arch of a
+        package already in the repository (or of another file of the same upload) but
+        other content; the known file is kept.
     :raises ChecksumMismatchError, MetadataError, CatalogError:
     """
+    from chantal_core.errors import ChantalError, ConflictError
+
     records = read_package_files(repo, paths)
     fmt = svc.format_for(repo)
     started = time.time()
-    stored = []
-    for path, record in zip(paths, records):
-        with open(path, "rb") as handle:
-            def chunks(handle: Any = handle) -> Any:
-                while True:
-                    block = handle.read(1 << 20)
-                    if not block:
-                        return
-                    yield block
-
-            entry = svc.pool.put(chunks(), record.filename, expected_sha256=record.sha256,
-                                 source=path)
-        stored.append(entry.sha256)
     state = svc.catalog.get_repository(repo.id)
     current = (svc.catalog.version_packages(repo.id)
                if state is not None and state.current_version is not None else [])
-    by_identity = {(r.name, r.epoch, r.version, r.release, r.arch): r for r in current}
+    by_identity = {_identity(r): r for r in current}
     content = {r.sha256: r for r in current}
-    for record in records:
-        old = by_identity.get((record.name, record.epoch, record.version, record.release,
-                               record.arch))
+    for path, record in zip(paths, records):
+        old = by_identity.get(_identity(record))
         if old is not None and old.sha256 != record.sha256:
-            from chantal_core.errors import ConflictError
-
-            raise ConflictError(f"{repo.id}: {record.nevra} is already in the repository "
-                                f"with another file (sha256 {old.sha256})")
+            raise ConflictError(f"{repo.id}: {path}: {record.nevra} is already in the "
+                                f"repository (or earlier in this upload) with another file "
+                                f"(sha256 {old.sha256})")
+        by_identity[_identity(record)] = record
         content[record.sha256] = record
-    packages = list(content.values())
-    version = svc.catalog.commit_sync(SyncCommit(
-        repo_id=repo.id, format=fmt.package_format, packages=packages,
-        content=frozenset(content), extras={}, upstream_token=None,
-        history=SyncHistoryEntry(repo_id=repo.id, started=started,
-                                 duration=time.time() - started, status="success",
-                                 packages_total=len(packages),
-                                 packages_added=len(set(content) - {r.sha256 for r in current}),
-                                 message=f"upload of {len(records)} file(s)")))
+    added: list[str] = []
+    try:
+        for path, record in zip(paths, records):
+            if record.sha256 in added or svc.pool.has(record.sha256):
+                continue
+            with open(path, "rb") as handle:
+                def chunks(handle: Any = handle) -> Any:
+                    while True:
+                        block = handle.read(1 << 20)
+                        if not block:
+                            return
+                        yield block
+
+                entry = svc.pool.put(chunks(), record.filename,
+                                     expected_sha256=record.sha256, source=path)
+            added.append(entry.sha256)
+        packages = list(content.values())
+        version = svc.catalog.commit_sync(SyncCommit(
+            repo_id=repo.id, format=fmt.package_format, packages=packages,
+            content=frozenset(content), extras={}, upstream_token=None,
+            history=SyncHistoryEntry(
+                repo_id=repo.id, started=started, duration=time.time() - started,
+                status="success", packages_total=len(packages),
+                packages_added=len(set(content) - {r.sha256 for r in current}),
+                message=f"upload of {len(records)} file(s)")))
+    except BaseException:
+        if added:
+            try:
+                referenced = svc.catalog.referenced_sha256()
+            except ChantalError:
+                referenced = frozenset(added)
+            for sha in added:
+                if sha not in referenced:
+                    svc.pool.delete(sha)
+        raise
     return version, records
+
+
+def _identity(record: PackageRecord) -> tuple[str, int, str, str, str]:
+    return (record.name, record.epoch, record.version, record.release, record.arch)

@@ -21,7 +21,10 @@ from typing import Any
 
 from chantal_core.errors import ConfigError
 
-_YUM_VARS = re.compile(r"\$(releasever|basearch|arch|infra|contentdir)\b")
+_YUM_VARS = re.compile(r"\$(?:\{(releasever|basearch|arch|infra|contentdir)\}|"
+                       r"(releasever|basearch|arch|infra|contentdir)\b)")
+#: Any dnf variable reference (``$name`` or ``${name}``; custom ones live in /etc/dnf/vars).
+_ANY_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
 def _slug(text: str) -> str:
@@ -57,7 +60,14 @@ def import_yum_repos(files: Sequence[str] | None = None, *, prefix: str = "",
 
 
 def _subst(value: str, variables: dict[str, str]) -> str:
-    return _YUM_VARS.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
+    return _YUM_VARS.sub(
+        lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), value)
+
+
+def unresolved_variables(text: str) -> list[str]:
+    """The dnf variables (``$basearch``, ``${releasever}``, custom ones) left in ``text``,
+    sorted, without the ``$``."""
+    return sorted(set(_ANY_VAR.findall(text)))
 
 
 def _yum_section(path: str, section: str, values: Any, prefix: str,
@@ -83,6 +93,9 @@ def _yum_section(path: str, section: str, values: Any, prefix: str,
         repo["feed"] = "mirrorlist:" + str(get("mirrorlist"))
     else:
         raise ConfigError(f"{path}: [{section}] has no baseurl, mirrorlist or metalink")
+    unresolved = unresolved_variables(repo["feed"])
+    if unresolved:
+        repo["name"] += " (set " + ", ".join("$" + v for v in unresolved) + " in feed)"
     repo["enabled"] = flag("enabled", True)
     gpgkeys = (get("gpgkey") or "").replace(",", " ").split()
     gpgcheck = flag("gpgcheck", False)
@@ -163,14 +176,29 @@ def import_apt_sources(files: Sequence[str] | None = None, *, prefix: str = ""
 
 
 def to_yaml(repos: list[dict[str, Any]]) -> str:
-    """``repositories:`` YAML text for the given definitions."""
+    """``repositories:`` YAML text for the given definitions.
+
+    ``${`` in a value (a dnf variable such as ``${releasever}``) is written ``$${``, the
+    configuration's escape for a literal ``${``: otherwise loading the file would take it
+    for an environment variable (see :mod:`chantal_adapters.config_yaml`).
+    """
     from ruamel.yaml import YAML
 
     yaml = YAML()
     yaml.default_flow_style = False
     buf = io.StringIO()
-    yaml.dump({"repositories": repos}, buf)
+    yaml.dump({"repositories": _escape_env(repos)}, buf)
     return buf.getvalue()
+
+
+def _escape_env(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: _escape_env(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_env(v) for v in value]
+    return value
 
 
 def is_readable(path: str) -> bool:

@@ -1416,20 +1416,9 @@ NOT_YET_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(scope="repository", key=("apt", "include_translations"),
                reason="Translation indexes are not mirrored yet",
                present=lambda r: r.apt is not None and r.apt.include_translations),
-    NotActedOn(scope="repository", key=("with_dependencies",),
-               reason="dependency closure is not implemented yet",
-               present=lambda r: r.with_dependencies),
-    NotActedOn(scope="repository", key=("closure_scope",),
-               reason="dependency closure is not implemented yet",
-               present=lambda r: r.closure_scope != "repository"),
     NotActedOn(scope="repository", key=("gpgcheck",),
                reason="RPM package signatures are not verified yet",
                present=lambda r: r.gpgcheck is not None),
-    NotActedOn(scope="view", key=("merge",), reason="views are published as the union of "
-               "their repositories (merge: all)", present=lambda v: v.merge != "all"),
-    NotActedOn(scope="view", key=("overrides",),
-               reason="APT overrides files are not applied yet",
-               present=lambda v: v.overrides is not None),
 )
 
 

@@ -104,3 +104,19 @@ def publish_repository(
     )
     catalog.record_publication(publication)
     return publication
+
+
+def unchanged_publication(catalog: Catalog, *, path: str, kind: str, source: str,
+                          version: int | None, snapshot: str | None) -> Publication | None:
+    """The publication recorded at ``path`` when it is of the same kind, source, version
+    and snapshot, else ``None``.
+
+    Callers skip re-publishing an unchanged snapshot with it (after checking that the tree
+    at ``path`` still exists, which the core cannot see).
+    """
+    for publication in catalog.list_publications():
+        if (publication.path == path and publication.kind == kind
+                and publication.source == source and publication.version == version
+                and publication.snapshot == snapshot):
+            return publication
+    return None

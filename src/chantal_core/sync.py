@@ -38,6 +38,30 @@ from chantal_core.retention import MIRROR, apply_retention
 Clock = Callable[[], float]
 
 
+def _record_tuple(value: Iterable[PackageRecord]) -> tuple[PackageRecord, ...]:
+    return tuple(value)
+
+
+def _pair_tuple(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class ExplainedSelection:
+    """What a :attr:`SyncSettings.select_extra` step may return instead of plain records:
+    the records plus why some of them were selected (shown by ``repo sync --dry-run``).
+
+    :ivar records: the selected records.
+    :ivar reasons: record key (SHA256, or ``<checksum type>:<checksum>`` without one) ->
+        why the step added it (``required by foo-1.0-1.noarch (libbar >= 2)``).
+    :ivar unsatisfied: ``(NEVRA, dependency)`` the step could not satisfy.
+    """
+
+    records: tuple[PackageRecord, ...] = attrs.field(converter=_record_tuple)
+    reasons: Mapping[str, str] = attrs.field(factory=dict)
+    unsatisfied: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pair_tuple)
+
+
 @attrs.frozen(kw_only=True)
 class SyncSettings:
     """How one repository is synced (derived from its configuration by the caller).
@@ -50,7 +74,8 @@ class SyncSettings:
         full sync even when upstream did not change.
     :ivar workers: parallel downloads (>= 1).
     :ivar select_extra: an extra selection step after the filters (e.g. dependency closure),
-        given (filtered records, all upstream records).
+        given (filtered records, all upstream records); it returns the records to keep, or
+        an :class:`ExplainedSelection` whose reasons end up in :attr:`SyncPlan.closure_reasons`.
     """
 
     repo_id: str
@@ -60,7 +85,7 @@ class SyncSettings:
     config_hash: str = ""
     workers: int = 8
     select_extra: Callable[[Sequence[PackageRecord], Sequence[PackageRecord]],
-                           Sequence[PackageRecord]] | None = None
+                           Sequence[PackageRecord] | ExplainedSelection] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +112,9 @@ class SyncPlan:
     :ivar removed: records leaving the repository.
     :ivar conflicts: upstream files that clash with known ones (the known file is kept).
     :ivar upstream_total: records upstream lists before filters.
+    :ivar closure_reasons: for content records the selection step added (dependency
+        closure): record key (SHA256) -> why (``required by <nevra> (<dependency>)``).
+    :ivar closure_unsatisfied: ``(NEVRA, dependency)`` the selection step could not satisfy.
     """
 
     content: tuple[PackageRecord, ...]
@@ -95,6 +123,8 @@ class SyncPlan:
     removed: tuple[PackageRecord, ...]
     conflicts: tuple[Conflict, ...] = ()
     upstream_total: int = 0
+    closure_reasons: Mapping[str, str] = attrs.field(factory=dict)
+    closure_unsatisfied: tuple[tuple[str, str], ...] = ()
 
     @property
     def download_bytes(self) -> int:
@@ -334,12 +364,17 @@ def sync_repository(
     if state is not None and state.current_version is not None:
         previous = _previous_upstream_token(state.upstream_token, settings.config_hash)
     current: list[PackageRecord] = []
+    explained: list[ExplainedSelection] = []
 
     def select(records: Sequence[PackageRecord]) -> Sequence[PackageRecord]:
         kept = apply_filter(records, settings.package_filter, version_key=fmt.version_key,
                             now=started)
         if settings.select_extra is not None:
-            kept = list(settings.select_extra(kept, records))
+            extra = settings.select_extra(kept, records)
+            if isinstance(extra, ExplainedSelection):
+                explained.append(extra)
+                extra = extra.records
+            kept = list(extra)
         return kept
 
     added_to_pool: list[str] = []
@@ -362,6 +397,8 @@ def sync_repository(
             current = catalog.version_packages(settings.repo_id)
         plan = plan_sync(index.packages, current, settings=settings,
                          version_key=fmt.version_key, pool_has=pool.has)
+        if explained:
+            plan = _with_reasons(plan, explained)
         if dry_run:
             return SyncReport(repo_id=settings.repo_id, status="dry-run",
                               version=state.current_version if state else None, plan=plan,
@@ -396,6 +433,23 @@ def sync_repository(
     return SyncReport(repo_id=settings.repo_id, status=status, version=final_version, plan=plan,
                       bytes_downloaded=bytes_downloaded, files_downloaded=len(plan.download),
                       duration=time.monotonic() - t0, revision=index.revision)
+
+
+def _with_reasons(plan: SyncPlan, selections: Sequence[ExplainedSelection]) -> SyncPlan:
+    """Attach the selection steps' reasons to the plan's content records (matched by
+    identity, since a record's SHA256 may have been filled in from the current version)."""
+    by_identity: dict[tuple[str, int, str, str, str], str] = {}
+    unsatisfied: list[tuple[str, str]] = []
+    for selection in selections:
+        for record in selection.records:
+            reason = selection.reasons.get(_key(record))
+            if reason is not None:
+                by_identity[_identity(record)] = reason
+        unsatisfied.extend(selection.unsatisfied)
+    reasons = {_key(r): by_identity[_identity(r)] for r in plan.content
+               if _identity(r) in by_identity}
+    return attrs.evolve(plan, closure_reasons=reasons,
+                        closure_unsatisfied=tuple(dict.fromkeys(unsatisfied)))
 
 
 def _conflict_message(conflicts: Sequence[Conflict]) -> str:

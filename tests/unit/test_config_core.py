@@ -341,7 +341,7 @@ def test_config_warnings_report_unacted_and_deprecated_keys() -> None:
     assert "not synced" in found["repositories[1].type"]
     assert "cannot be synced" in found["repositories[2]"]
     assert "no effect" in found["repositories[3].retention.keep_count"]
-    assert "merge: all" in found["views[0].merge"]
+    assert "views[0].merge" not in found
     assert config_warnings(ChantalConfig(repositories=(_repo(),))) == ()
 
 

@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
 from chantal_core.errors import ConfigError, NotFoundError
 
 
+class _StderrWarnings(logging.Handler):
+    """Prints ``<level>: <message>`` (``warning: ...``) on the current ``sys.stderr`` (looked
+    up per record, so redirected or captured stderr gets it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never break a command
+            self.handleError(record)
+
+
+def show_adapter_warnings() -> None:
+    """Show the adapters' warnings (``chantal.*`` loggers, level WARNING and above) on
+    stderr: accepted-by-policy signature problems, mirror fail-over, ... Idempotent."""
+    logger = logging.getLogger("chantal")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        handler = _StderrWarnings(logging.WARNING)
+        logger.addHandler(handler)
+
+
 def services(args: argparse.Namespace, *, check_schema: bool = True) -> Any:
-    """Build the wired services from ``--config`` (see :mod:`chantal_adapters.bootstrap`)."""
+    """Build the wired services from ``--config`` (see :mod:`chantal_adapters.bootstrap`).
+
+    Also makes the adapters' warnings visible on stderr (:func:`show_adapter_warnings`).
+    """
     from chantal_adapters.bootstrap import bootstrap
 
+    show_adapter_warnings()
     svc = bootstrap(getattr(args, "config", None), check_schema=check_schema)
     if not getattr(args, "quiet", False):
         for warning in svc.warnings:

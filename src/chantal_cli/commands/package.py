@@ -54,7 +54,12 @@ def show(args: argparse.Namespace) -> int:
     term = args.package
     found = []
     if len(term) == 64:
-        found = list(svc.catalog.get_packages([term]).values())
+        found = list(svc.catalog.get_packages([term.lower()]).values())
+    elif len(term) >= 8 and all(c in "0123456789abcdef" for c in term.lower()):
+        prefix = term.lower()
+        known = svc.catalog.referenced_sha256() | svc.catalog.unreferenced_packages()
+        matches = sorted(sha for sha in known if sha.startswith(prefix))
+        found = list(svc.catalog.get_packages(matches).values())
     if not found:
         name = term.split("-")[0] if "-" in term else term
         candidates = svc.catalog.find_packages(pattern=name)
@@ -86,8 +91,16 @@ def upload(args: argparse.Namespace) -> int:
     for path in args.files:
         if not os.path.isfile(path):
             raise NotFoundError(f"{path}: no such file")
+    state = svc.catalog.get_repository(repo.id)
+    before = (svc.catalog.version_content(repo.id)
+              if state is not None and state.current_version is not None else frozenset())
     version, records = upload_packages(svc, repo, args.files)
     for r in records:
-        print(f"{repo.id}: added {r.nevra} ({r.sha256[:16]})")
-    print(f"{repo.id}: version {version}", file=sys.stderr)
+        verb = "already present" if r.sha256 in before else "added"
+        print(f"{repo.id}: {verb} {r.nevra} ({r.sha256[:16]})")
+    if version is None:
+        current = state.current_version if state is not None else None
+        print(f"{repo.id}: content unchanged, version {current}", file=sys.stderr)
+    else:
+        print(f"{repo.id}: new version {version}", file=sys.stderr)
     return 0

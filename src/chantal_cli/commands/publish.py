@@ -37,6 +37,17 @@ def snapshot(args: argparse.Namespace) -> int:
         return int(publish_view(svc, args.view, snapshot=args.snapshot, path=args.path))
     r = repository(svc, args.repo_id)
     path = args.path or svc.snapshot_path(r, args.snapshot)
+    import os
+
+    from chantal_core.publish import unchanged_publication
+
+    snap = svc.catalog.get_snapshot(args.snapshot, repo_id=r.id)
+    if snap is not None and os.path.isdir(path) and unchanged_publication(
+            svc.catalog, path=path, kind="snapshot", source=r.id, version=snap.version,
+            snapshot=args.snapshot) is not None:
+        print(f"{r.id}: snapshot {args.snapshot} (version {snap.version}) is already "
+              f"published at {path}: unchanged")
+        return 0
     pub = publish_repository(
         repo_id=r.id, path=path, fmt=svc.format_for(r), catalog=svc.catalog, pool=svc.pool,
         target=svc.target, options=svc.publish_options(r), snapshot=args.snapshot,

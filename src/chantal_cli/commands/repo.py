@@ -31,7 +31,7 @@ def show(args: argparse.Namespace) -> int:
     svc = services(args)
     repo = repository(svc, args.repo_id)
     state = svc.catalog.get_repository(repo.id)
-    data: dict[str, Any] = {"id": repo.id, "name": repo.display_name(), "type": repo.type,
+    data: dict[str, Any] = {"id": repo.id, "name": repo.display_name, "type": repo.type,
                             "mode": repo.mode, "enabled": repo.enabled, "feed": repo.feed,
                             "retention": repo.retention.policy,
                             "latest_path": svc.latest_path(repo)}
@@ -133,6 +133,13 @@ def _report_dict(report: Any) -> dict[str, Any]:
             "download_bytes": plan.download_bytes,
             "conflicts": [{"nevra": c.nevra, "known_sha256": c.known_sha256,
                            "upstream": c.upstream_sha256} for c in plan.conflicts]})
+        reasons = plan.closure_reasons
+        if reasons or plan.closure_unsatisfied:
+            data["dependencies"] = [
+                {"nevra": r.nevra, "reason": reasons[key]} for r in plan.content
+                if (key := r.sha256 or f"{r.checksum_type}:{r.checksum}") in reasons]
+            data["unsatisfied"] = [{"nevra": n, "dependency": d}
+                                   for n, d in plan.closure_unsatisfied]
     return data
 
 
@@ -152,6 +159,11 @@ def _print_report(report: Any, *, dry_run: bool) -> None:
                                ("remove", plan.removed)):
             for r in records:
                 print(f"  {label:<8} {r.nevra}")
+        reasons = plan.closure_reasons
+        for r in plan.content:
+            reason = reasons.get(r.sha256 or f"{r.checksum_type}:{r.checksum}")
+            if reason:
+                print(f"  {'depends':<8} {r.nevra}: {reason}")
     else:
         what = ("new version " + str(report.version)) if report.status == "updated" else (
             f"content unchanged, version {report.version}")
@@ -159,6 +171,8 @@ def _print_report(report: Any, *, dry_run: bool) -> None:
               f"{len(plan.added)} added, {len(plan.removed)} removed, "
               f"{report.files_downloaded} files downloaded "
               f"({human_bytes(report.bytes_downloaded)}) in {report.duration:.1f}s")
+    for nevra, dependency in plan.closure_unsatisfied:
+        print(f"  unsatisfied dependency: {nevra} needs {dependency}", file=sys.stderr)
     for c in plan.conflicts:
         print(f"  conflict: {c.nevra}: upstream file {c.upstream_sha256[:16]} differs from the "
               f"known {c.known_sha256[:16]} (kept the known file)", file=sys.stderr)
@@ -223,6 +237,14 @@ def import_(args: argparse.Namespace) -> int:
 
     if args.from_yum_repos is not None:
         repos = import_yum_repos(args.from_yum_repos or None, prefix=args.prefix)
+        from chantal_adapters.importers import unresolved_variables
+
+        for repo in repos:
+            names = unresolved_variables(repo["feed"])
+            if names:
+                print(f"warning: {repo['id']}: feed {repo['feed']} uses "
+                      f"{', '.join('$' + n for n in names)}: replace before syncing",
+                      file=sys.stderr)
     else:
         repos = import_apt_sources(args.from_apt_sources or None, prefix=args.prefix)
     text = to_yaml(repos)

@@ -1,0 +1,1 @@
+"""Opt-in benchmarks (``nox -s bench``, or ``python tests/bench/run.py``); pytest skips them."""
