@@ -19,7 +19,8 @@ PYTHON = None  # the interpreter running nox
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit, contract and integration tests (network tests too when CHANTAL_NETWORK_TESTS=1)."""
+    """Unit, contract and integration tests; `network` tests run when the Debian mirror named in
+    the machine's APT sources answers (they skip with the reason otherwise)."""
     session.install("-e", ".[test]")
     args = session.posargs or ["tests"]
     session.run(
