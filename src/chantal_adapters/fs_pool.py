@@ -29,45 +29,30 @@ from typing import IO
 
 from chantal_core.errors import ChecksumMismatchError, PoolError, PoolIntegrityError
 from chantal_core.model import PoolEntry
+from chantal_core.pool_rules import (
+    MAX_FILENAME_BYTES,
+    SHA256_RE,
+    check_filename,
+    check_sha256,
+    upstream_hasher,
+)
 
 __all__ = ["MAX_FILENAME_BYTES", "FilesystemPool"]
 
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
 
-#: Longest file name (UTF-8 bytes) accepted: 255 (the usual limit of a name on Linux file
-#: systems) minus the 64 hex digits of the SHA256 and the ``_`` separator.
-MAX_FILENAME_BYTES = 190
 
 #: Mode of pool files: readable by everyone (a web server serves hardlinks to them).
 FILE_MODE = 0o644
 #: Mode of the shard directories.
 DIR_MODE = 0o755
 
-#: Upstream checksum algorithm aliases: createrepo's historical ``sha`` means SHA-1.
-_ALGORITHM_ALIASES = {"sha": "sha1"}
 
 #: Errors of :func:`os.link` after which content is copied instead of hardlinked:
 #: another file system, a file system without hardlinks, too many links to the inode.
 _LINK_FALLBACK_ERRNOS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
 
 _CHUNK = 1 << 20
-
-
-def _check_sha256(sha256: str) -> str:
-    if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
-        raise PoolError(f"invalid SHA256 {sha256!r}: expected 64 lowercase hex digits")
-    return sha256
-
-
-def _check_filename(filename: str) -> str:
-    if (not filename or filename in (".", "..") or "/" in filename or "\0" in filename
-            or len(filename.encode("utf-8", "surrogateescape")) > MAX_FILENAME_BYTES):
-        raise PoolError(
-            f"invalid pool file name {filename!r}: must be a non-empty base name without "
-            f"'/' or NUL, not '.' or '..', at most {MAX_FILENAME_BYTES} bytes"
-        )
-    return filename
 
 
 def fsync_dir(path: str) -> None:
@@ -126,7 +111,7 @@ class FilesystemPool:
 
         :raises PoolError: ``sha256`` is not 64 lowercase hex digits.
         """
-        _check_sha256(sha256)
+        check_sha256(sha256)
         return os.path.join(self.root, sha256[:2], sha256[2:4])
 
     def path_for(self, sha256: str, filename: str) -> str:
@@ -134,7 +119,7 @@ class FilesystemPool:
 
         :raises PoolError: malformed ``sha256`` or ``filename``.
         """
-        return os.path.join(self.shard_dir(sha256), f"{sha256}_{_check_filename(filename)}")
+        return os.path.join(self.shard_dir(sha256), f"{sha256}_{check_filename(filename)}")
 
     def _find(self, sha256: str) -> list[str]:
         """Names (``<sha256>_<filename>``) stored for ``sha256``, sorted."""
@@ -197,18 +182,11 @@ class FilesystemPool:
             mismatch; nothing is stored.
         :raises PoolError: invalid arguments, unknown algorithm, or a storage failure.
         """
-        _check_filename(filename)
+        check_filename(filename)
         source = source or filename
         if expected_sha256 is not None:
-            expected_sha256 = _check_sha256(expected_sha256.lower())
-        upstream = None
-        if expected_checksum is not None:
-            algorithm = expected_checksum[0].lower()
-            try:
-                upstream = hashlib.new(_ALGORITHM_ALIASES.get(algorithm, algorithm))
-            except (ValueError, TypeError) as exc:
-                raise PoolError(f"{source}: unsupported checksum algorithm "
-                                f"{expected_checksum[0]!r}") from exc
+            expected_sha256 = check_sha256(expected_sha256.lower())
+        upstream = upstream_hasher(expected_checksum, source)
 
         try:
             makedirs_with_mode(self.tmp_dir, DIR_MODE)
@@ -353,7 +331,7 @@ class FilesystemPool:
                     continue
                 for entry in sorted(entries, key=lambda e: e.name):
                     sha256, sep, filename = entry.name.partition("_")
-                    if (not sep or not filename or not _SHA256_RE.fullmatch(sha256)
+                    if (not sep or not filename or not SHA256_RE.fullmatch(sha256)
                             or not sha256.startswith(prefix)):
                         continue
                     try:

@@ -10,51 +10,21 @@ first stored file name kept for duplicate content) and passes the same contract 
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import IO, BinaryIO
 
-from chantal_core.errors import ChecksumMismatchError, PoolError, PoolIntegrityError
+from chantal_core.errors import ChecksumMismatchError, PoolIntegrityError
 from chantal_core.model import PoolEntry
+from chantal_core.pool_rules import (
+    MAX_FILENAME_BYTES,
+    check_filename,
+    check_sha256,
+    upstream_hasher,
+)
 
 __all__ = ["MAX_FILENAME_BYTES", "InMemoryPool"]
-
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
-
-#: Longest file name (UTF-8 bytes) a pool accepts: 255 (the usual file system limit on a
-#: name) minus the 64 hex digits of the SHA256 and the ``_`` separator.
-MAX_FILENAME_BYTES = 190
-
-#: Upstream checksum algorithm aliases: createrepo's historical ``sha`` means SHA-1.
-_ALGORITHM_ALIASES = {"sha": "sha1"}
-
-
-def _check_sha256(sha256: str) -> str:
-    if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
-        raise PoolError(f"invalid SHA256 {sha256!r}: expected 64 lowercase hex digits")
-    return sha256
-
-
-def _check_filename(filename: str) -> str:
-    if (not filename or filename in (".", "..") or "/" in filename or "\0" in filename
-            or len(filename.encode("utf-8", "surrogateescape")) > MAX_FILENAME_BYTES):
-        raise PoolError(
-            f"invalid pool file name {filename!r}: must be a non-empty base name without "
-            f"'/' or NUL, not '.' or '..', at most {MAX_FILENAME_BYTES} bytes"
-        )
-    return filename
-
-
-def _upstream_hasher(expected: tuple[str, str] | None, source: str) -> hashlib._Hash | None:
-    if expected is None:
-        return None
-    algorithm = _ALGORITHM_ALIASES.get(expected[0].lower(), expected[0].lower())
-    try:
-        return hashlib.new(algorithm)
-    except (ValueError, TypeError) as exc:
-        raise PoolError(f"{source}: unsupported checksum algorithm {expected[0]!r}") from exc
 
 
 class _MemoryReader(BinaryIO):
@@ -211,11 +181,11 @@ class InMemoryPool:
         :raises PoolError: invalid file name, invalid ``expected_sha256`` or an unknown
             upstream checksum algorithm.
         """
-        _check_filename(filename)
+        check_filename(filename)
         source = source or filename
         if expected_sha256 is not None:
-            expected_sha256 = _check_sha256(expected_sha256.lower())
-        upstream = _upstream_hasher(expected_checksum, source)
+            expected_sha256 = check_sha256(expected_sha256.lower())
+        upstream = upstream_hasher(expected_checksum, source)
         digest = hashlib.sha256()
         parts: list[bytes] = []
         size = 0
@@ -253,14 +223,14 @@ class InMemoryPool:
 
         :raises PoolError: ``sha256`` is not 64 lowercase hex digits.
         """
-        return _check_sha256(sha256) in self._files
+        return check_sha256(sha256) in self._files
 
     def get(self, sha256: str) -> PoolEntry | None:
         """The entry stored under this SHA256, or ``None``.
 
         :raises PoolError: ``sha256`` is not 64 lowercase hex digits.
         """
-        stored = self._files.get(_check_sha256(sha256))
+        stored = self._files.get(check_sha256(sha256))
         if stored is None:
             return None
         return PoolEntry(sha256, stored[0], len(stored[1]))
@@ -302,7 +272,7 @@ class InMemoryPool:
 
         :raises PoolError: ``sha256`` is malformed.
         """
-        _check_sha256(sha256)
+        check_sha256(sha256)
         with self._lock:
             return self._files.pop(sha256, None) is not None
 
@@ -311,7 +281,7 @@ class InMemoryPool:
 
         :raises PoolError: ``sha256`` is malformed.
         """
-        stored = self._files.get(_check_sha256(sha256))
+        stored = self._files.get(check_sha256(sha256))
         return stored is not None and hashlib.sha256(stored[1]).hexdigest() == sha256
 
     def stats(self) -> tuple[int, int]:
@@ -337,7 +307,7 @@ class InMemoryPool:
 
     # -- internals --------------------------------------------------------------------
     def _entry(self, sha256: str) -> tuple[str, bytes]:
-        stored = self._files.get(_check_sha256(sha256))
+        stored = self._files.get(check_sha256(sha256))
         if stored is None:
             raise PoolIntegrityError(f"{sha256}: not in the in-memory pool")
         return stored
