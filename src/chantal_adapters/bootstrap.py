@@ -163,7 +163,8 @@ class Services:
         the repository selects (``apt.architectures``, or the architecture filter's include
         list; ``noarch``/``all`` always pass) and never have an excluded architecture. With
         ``closure_scope: views``, packages of the current versions of the other repositories
-        sharing a view with ``repo`` satisfy dependencies without being added.
+        sharing a view with ``repo`` satisfy dependencies without being added. With
+        ``include_recommends``, weak dependencies (``Recommends``) are followed too.
 
         :raises ConfigError: the repository's format has no dependency closure.
         """
@@ -199,6 +200,7 @@ class Services:
 
         try:
             select = closure_selector(fmt.package_format, version_key=fmt.version_key,
+                                      include_recommends=repo.include_recommends,
                                       arches=arches, exclude_arches=exclude,
                                       available=available)
         except ValueError as exc:

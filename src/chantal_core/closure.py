@@ -121,14 +121,18 @@ class ClosureReason:
         ``name_version_arch``) of the package whose dependency it satisfies.
     :ivar dependency: that dependency as text (``libfoo >= 1.2``, ``/usr/bin/sh``,
         ``(a or b)``, ``libc6 (>= 2.34) | libc6.1``).
+    :ivar weak: the dependency is a weak one (``Recommends``), followed only with
+        ``include_recommends``.
     """
 
     required_by: str
     dependency: str
+    weak: bool = False
 
     def __str__(self) -> str:
-        """``required by <nevra> (<dependency>)``."""
-        return f"required by {self.required_by} ({self.dependency})"
+        """``required by <nevra> (<dependency>)``, or ``recommended by ...`` when weak."""
+        verb = "recommended" if self.weak else "required"
+        return f"{verb} by {self.required_by} ({self.dependency})"
 
 
 @attrs.frozen(kw_only=True)
@@ -545,7 +549,7 @@ class _Resolver:
         self.queue: deque[int] = deque()
         self.added: dict[str, ClosureReason] = {}
         self.unsatisfied: list[tuple[str, str]] = []
-        self.conditionals: list[tuple[int, DepCond, str]] = []
+        self.conditionals: list[tuple[int, DepCond, str, bool]] = []
         self.match_cache: dict[DepAtom, tuple[int, ...]] = {}
         self.satisfied_atoms: set[DepAtom] = set()
         self.vkeys: dict[int, Any] = {}
@@ -604,13 +608,14 @@ class _Resolver:
 
     # -- dependencies ------------------------------------------------------------------
 
-    def dependencies(self, i: int) -> list[tuple[DepNode | None, str]]:
-        """The dependencies of record ``i`` as ``(tree or None if unparsable, text)``."""
+    def dependencies(self, i: int) -> list[tuple[DepNode | None, str, bool]]:
+        """The dependencies of record ``i`` as ``(tree or None if unparsable, text, weak)``;
+        ``weak`` for ``Recommends``."""
         record = self.records[i]
         if record.is_source:
             return []
         meta = record.metadata
-        out: list[tuple[DepNode | None, str]] = []
+        out: list[tuple[DepNode | None, str, bool]] = []
         if self.kind == "rpm":
             for kind in ("requires", "recommends"):
                 if kind == "recommends" and not self.include_recommends:
@@ -620,10 +625,10 @@ class _Resolver:
                     if name.startswith(_RPM_SYSTEM_PREFIXES):
                         continue
                     if name.startswith("("):
-                        out.append((self.rich(name), name))
+                        out.append((self.rich(name), name, kind == "recommends"))
                     else:
                         atom = _rpm_atom(entry)
-                        out.append((atom, _rpm_text(atom)))
+                        out.append((atom, _rpm_text(atom), kind == "recommends"))
             return out
         for kind in ("pre_depends", "depends", "recommends"):
             if kind == "recommends" and not self.include_recommends:
@@ -638,7 +643,7 @@ class _Resolver:
                     for rel in alternatives)
                 text = " | ".join(_deb_rel_text(rel) for rel in alternatives)
                 node: DepNode = atoms[0] if len(atoms) == 1 else DepOp("or", atoms)
-                out.append((node, text))
+                out.append((node, text, kind == "recommends"))
         return out
 
     def rich(self, text: str) -> DepNode | None:
@@ -756,39 +761,42 @@ class _Resolver:
         self.queue.append(i)
         self.added[record_key(self.records[i])] = reason
 
-    def resolve(self, node: DepNode, requirer: int, text: str) -> bool:
+    def resolve(self, node: DepNode, requirer: int, text: str, weak: bool = False) -> bool:
         """Make ``node`` hold, adding packages; ``False`` when it cannot."""
         if self.holds(node):
             return True
         record = self.records[requirer]
         if isinstance(node, DepCond):
             branch = self.branch(node)
-            return branch is None or self.resolve(branch, requirer, text)
+            return branch is None or self.resolve(branch, requirer, text, weak)
         if isinstance(node, DepOp) and node.op == "and":
-            results = [self.resolve(item, requirer, text) for item in node.items]
+            results = [self.resolve(item, requirer, text, weak) for item in node.items]
             return all(results)
         if isinstance(node, DepOp) and node.op == "or":
             for item in node.items:
                 if self.possible(item):
-                    return self.resolve(item, requirer, text)
+                    return self.resolve(item, requirer, text, weak)
             return False
         candidates = self.match(node) if isinstance(node, DepAtom) else self.single(node)
         chosen = self.best(candidates, record)
         if chosen is None:
             return False
-        self.add(chosen, ClosureReason(record.nevra, text))
+        self.add(chosen, ClosureReason(record.nevra, text, weak))
         return True
 
     def drain(self) -> None:
         while self.queue:
             i = self.queue.popleft()
             nevra = self.records[i].nevra
-            for node, text in self.dependencies(i):
+            for node, text, weak in self.dependencies(i):
+                # a weak dependency that cannot be met is dropped, as dnf and apt do
                 if node is None:
-                    self.unsatisfied.append((nevra, f"{text} (not a valid rich dependency)"))
+                    if not weak:
+                        self.unsatisfied.append((nevra,
+                                                 f"{text} (not a valid rich dependency)"))
                 elif isinstance(node, DepCond):
-                    self.conditionals.append((i, node, text))
-                elif not self.resolve(node, i, text):
+                    self.conditionals.append((i, node, text, weak))
+                elif not self.resolve(node, i, text, weak) and not weak:
                     self.unsatisfied.append((nevra, text))
 
     def settle_conditionals(self) -> None:
@@ -798,7 +806,7 @@ class _Resolver:
             self.drain()
             progressed = False
             for positive in (True, False):
-                for n, (i, node, text) in enumerate(self.conditionals):
+                for n, (i, node, text, weak) in enumerate(self.conditionals):
                     if self.holds(node):
                         continue
                     cond = self.holds(node.cond)
@@ -810,13 +818,13 @@ class _Resolver:
                         continue
                     attempted.add(key)
                     progressed = True
-                    self.resolve(branch, i, text)
+                    self.resolve(branch, i, text, weak)
                 if self.queue:
                     break
             if not progressed and not self.queue:
                 break
-        for i, node, text in self.conditionals:
-            if not self.holds(node):
+        for i, node, text, weak in self.conditionals:
+            if not weak and not self.holds(node):
                 self.unsatisfied.append((self.records[i].nevra, text))
 
 

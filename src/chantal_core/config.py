@@ -684,6 +684,8 @@ class RepositoryConfig:
     :ivar with_dependencies: also take the dependencies of the selected packages.
     :ivar closure_scope: where dependencies are resolved: ``repository`` (this upstream) or
         ``views`` (packages of other repositories in the same views count as satisfying).
+    :ivar include_recommends: with ``with_dependencies``, also follow weak dependencies
+        (RPM ``Recommends``, Debian ``Recommends``), as dnf and apt install them by default.
     :ivar gpgcheck: verify RPM package signatures; overrides ``verify.gpgcheck``.
     """
 
@@ -712,6 +714,7 @@ class RepositoryConfig:
     metadata: MetadataConfig = MetadataConfig()
     with_dependencies: bool = False
     closure_scope: ClosureScope = "repository"
+    include_recommends: bool = False
     gpgcheck: bool | None = None
 
     @property
@@ -1033,6 +1036,9 @@ def config_hash(repo: RepositoryConfig, config: ChantalConfig | None = None) -> 
                    if verify is not None else None),
         "gpgcheck": gpgcheck,
     }
+    if repo.with_dependencies and repo.include_recommends:
+        # Only when set, so that configurations without it keep their hash.
+        payload["include_recommends"] = True
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

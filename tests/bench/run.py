@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import cProfile
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -61,7 +62,14 @@ from fixtures import (  # noqa: E402
     synthetic_records,
 )
 
-BENCHMARKS = ("version", "catalog", "metadata", "sync", "noop", "publish")
+#: Benchmarks defined in sibling modules of this file: name -> ``"module:function"``; the
+#: function takes the :class:`Bench` and adds its rows to ``bench.report``.
+PLUGIN_BENCHMARKS: dict[str, str] = {
+    "views": "bench_views:bench_view_publish",
+    "apt": "bench_apt:bench_apt",
+    "closure": "bench_apt:bench_closure",
+}
+BENCHMARKS = ("version", "catalog", "metadata", "sync", "noop", "publish", *PLUGIN_BENCHMARKS)
 RPM_BENCHMARKS = ("metadata", "sync", "noop", "publish")
 REPO_ID = "bench"
 #: Packages in the synthetic catalog repository, and how many differ between versions.
@@ -1014,6 +1022,22 @@ def _warm(repo: RpmRepo) -> None:
 # --- command line ------------------------------------------------------------------------------
 
 
+def run_plugin(target: str, bench: Bench) -> None:
+    """Import ``"module:function"`` (a sibling module) and call it with ``bench``.
+
+    :raises RuntimeError: the module or function does not exist.
+    """
+    module_name, _, function = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RuntimeError(f"benchmark module {module_name} not importable: {exc}") from exc
+    step = getattr(module, function, None)
+    if step is None:
+        raise RuntimeError(f"benchmark {target} not found")
+    step(bench)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -1069,6 +1093,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps.append(("catalog", bench.bench_catalog))
         if any(bench.want(n) for n in RPM_BENCHMARKS):
             steps.append(("rpm", bench.bench_rpm))
+        for name, target in PLUGIN_BENCHMARKS.items():
+            if bench.want(name):
+                steps.append((name, partial(run_plugin, target, bench)))
         for name, step in steps:
             try:
                 step()

@@ -73,7 +73,9 @@ def rpm_upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
         PkgSpec(name="top", version="1.0",
                 requires=("mid >= 2", "/usr/bin/fixture-shell", "(liba or libb)",
                           "virtual-cap >= 1.2"),
+                recommends=("extra-docs >= 1",),
                 files={"/usr/share/top/README": "top"}),
+        PkgSpec(name="extra-docs", version="1.0", requires=("base",)),
         PkgSpec(name="mid", version="1", requires=("trap",)),
         PkgSpec(name="mid", version="2", requires=("base",)),
         PkgSpec(name="mid", version="3", requires=("base >= 1.5",)),
@@ -194,6 +196,34 @@ def test_rpm_closure_scope_views_leaves_out_what_the_view_has(
         assert code == 0, err
     # base (both versions) and shell come from "os": only the rest is taken
     assert _content(cfg, "app") == RPM_CLOSURE - {"base-2.0-1.noarch", "shell-5.2-1.noarch"}
+
+
+def test_rpm_closure_follows_recommends_only_when_asked(
+        rpm_upstream: Path, published: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Recommends parsed from primary.xml: ``include_recommends: true`` adds extra-docs
+    (explained as recommended); without it the closure is the same as before."""
+    base = tmp_path / "state"
+    with serve_directory(rpm_upstream) as url:
+        cfg = _config(tmp_path / "config.yaml", base, published, f"""\
+            repositories:
+              - id: weak
+                type: rpm
+                feed: {url}
+                with_dependencies: true
+                include_recommends: true
+                filters:
+                  patterns:
+                    include: ["^top$"]
+            """)
+        assert _run(capsys, cfg, "init")[0] == 0
+        code, out, err = _run(capsys, cfg, "repo", "sync", "--repo-id", "weak", "--dry-run")
+        assert code == 0, err
+        assert "include_recommends" not in err  # a known key, no warning
+        assert ("extra-docs-1.0-1.noarch: recommended by top-1.0-1.noarch "
+                "(extra-docs >= 1)") in out, out
+        assert _run(capsys, cfg, "repo", "sync", "--repo-id", "weak")[0] == 0
+    assert _content(cfg, "weak") == RPM_CLOSURE | {"extra-docs-1.0-1.noarch"}
 
 
 # --- APT -----------------------------------------------------------------------------------

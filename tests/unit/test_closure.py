@@ -284,6 +284,17 @@ def test_recommends_only_when_asked() -> None:
         "app-1-1.noarch", "extra-1-1.noarch"}
 
 
+def test_recommends_are_explained_and_never_reported_unsatisfied() -> None:
+    app = rpm("app", recommends=["extra", "absent", "(absent-too if extra)"],
+              requires=["missing"])
+    extra = rpm("extra")
+    result = rpm_closure([app], [app, extra], include_recommends=True)
+    assert [str(r) for r in result.added.values()] == [
+        "recommended by app-1-1.noarch (extra)"]
+    # a weak dependency nothing provides is dropped, as dnf does; a hard one is reported
+    assert result.unsatisfied == (("app-1-1.noarch", "missing"),)
+
+
 def test_available_packages_satisfy_without_being_added() -> None:
     app = rpm("app", requires=["lib", "other"])
     lib = rpm("lib")

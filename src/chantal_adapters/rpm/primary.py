@@ -53,7 +53,7 @@ DEPENDENCY_KINDS = ("provides", "requires", "conflicts", "obsoletes", "suggests"
                     "enhances", "recommends", "supplements")
 
 #: Dependency kinds stored parsed in ``PackageRecord.metadata`` (for dependency closure).
-PARSED_DEPENDENCIES = ("requires", "provides")
+PARSED_DEPENDENCIES = ("requires", "provides", "recommends")
 
 _C = COMMON_NS + "}"
 _R = RPM_NS + "}"
@@ -261,7 +261,7 @@ class _PrimaryStream(_PackageStream):
                 self._in_package = True
                 self._begin_capture()
                 self._pkg = {"type": _attr_map(attrs).get("type", "rpm"), "files": [],
-                             "requires": [], "provides": []}
+                             "requires": [], "provides": [], "recommends": []}
         elif not self._in_package:
             return
         elif depth == 3:
@@ -359,6 +359,8 @@ class _PrimaryStream(_PackageStream):
             "provides": pkg["provides"],
             "files": pkg["files"],
         }
+        if pkg["recommends"]:
+            metadata["recommends"] = pkg["recommends"]
         base = location.get(_XML_BASE)
         if base:
             metadata["location_base"] = base
@@ -437,6 +439,7 @@ def parse_primary(chunks: Iterable[bytes], source: str) -> list[PackageRecord]:
     * ``"primary"``: the ``<package>`` element as upstream wrote it (text);
     * ``"requires"``, ``"provides"``: lists of ``[name, flags, epoch, ver, rel, pre]``
       (``None`` for absent attributes, ``pre`` a bool), as primary.xml lists them;
+    * ``"recommends"``: the weak dependencies, same shape, only when there are some;
     * ``"files"``: the file paths primary.xml lists (a subset of filelists.xml);
     * ``"location_base"``: the location's ``xml:base`` when upstream gave one.
 
