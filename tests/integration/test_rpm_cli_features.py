@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -395,6 +396,28 @@ def test_missing_signature_policy_and_fingerprint_pinning(env: Env, tmp_path: Pa
 # --- 4. signed publishing ---------------------------------------------------------------
 
 
+@pytest.fixture()
+def stop_dnf_gpg_agents(tmp_path: Path) -> Iterator[None]:
+    """After the test, stop the gpg-agents dnf started for ``repo_gpgcheck``.
+
+    dnf imports the repository keys into a keyring of its own under its cache directory
+    (``<cachedir>/<repo>-<hash>/pubring``) and gpg leaves an agent running for that home;
+    each such home under ``tmp_path`` (a directory holding ``pubring.kbx`` or an
+    ``S.gpg-agent`` socket) gets ``gpgconf --kill all`` with ``GNUPGHOME`` set to it.
+    """
+    yield
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is None:
+        return
+    homes = {p.parent for pattern in ("pubring.kbx", "S.gpg-agent")
+             for p in tmp_path.rglob(pattern)}
+    homes |= {p for p in tmp_path.rglob("pubring") if p.is_dir()}
+    for home in sorted(homes):
+        subprocess.run([gpgconf, "--kill", "all"], env=dict(os.environ, GNUPGHOME=str(home)),
+                       capture_output=True, timeout=30, check=False)
+
+
+@pytest.mark.usefixtures("stop_dnf_gpg_agents")
 def test_published_repomd_is_signed_and_dnf_checks_it(env: Env, tmp_path: Path, keys: Keys) -> None:
     base, published, upstream = env
     key, _ = keys

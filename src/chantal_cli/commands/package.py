@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from chantal_cli.commands._common import repository, services
 from chantal_cli.render import human_bytes, render_mapping, render_rows
-from chantal_core.errors import ConfigError, NotFoundError
+from chantal_core.errors import ChantalError, ConfigError, NotFoundError
 
 COLUMNS = ["name", "evr", "arch", "size", "sha256", "filename"]
 #: Every field, for --format json.
@@ -28,14 +29,28 @@ def _row(record: Any) -> dict[str, Any]:
             "filename": record.filename, "location": record.location}
 
 
+def _version_key(svc: Any, repo: Any) -> Callable[[Any], Any]:
+    """The repository format's version ordering (rpm's ``rpmvercmp``, dpkg's for APT);
+    the EVR string when no format plugin handles ``repo.type``."""
+    try:
+        fmt = svc.format_for(repo)
+    except ChantalError:
+        fmt = None
+    if fmt is None:
+        return lambda record: record.evr
+    return cast("Callable[[Any], Any]", fmt.version_key)
+
+
 def list_(args: argparse.Namespace) -> int:
-    """Packages of a repository's current version."""
+    """Packages of a repository's current version, by name, arch, then version (oldest
+    first, in the format's version order: ``1:0.5-1`` after ``2.0-1``)."""
     svc = services(args)
-    repository(svc, args.repo_id)
+    repo = repository(svc, args.repo_id)
     records = svc.catalog.version_packages(args.repo_id)
     if args.arch:
         records = [r for r in records if r.arch == args.arch]
-    records.sort(key=lambda r: (r.name, r.arch, r.evr))
+    version_key = _version_key(svc, repo)
+    records.sort(key=lambda r: (r.name, r.arch, version_key(r), r.sha256))
     render_rows([_row(r) for r in records], _columns(args.format), args.format)
     return 0
 
