@@ -24,7 +24,7 @@ from chantal_core.config import (
 )
 from chantal_core.errors import ConfigError, SignatureError
 from chantal_core.ports import PublishOptions, RepositoryFormat
-from chantal_core.sync import SyncSettings
+from chantal_core.sync import PackageSignaturePolicy, SyncSettings
 
 
 class Services:
@@ -142,7 +142,8 @@ class Services:
     # --- sync and publish -----------------------------------------------------------------
 
     def sync_settings(self, repo: RepositoryConfig, *, workers: int | None = None) -> SyncSettings:
-        """The core's :class:`~chantal_core.sync.SyncSettings` for ``repo``."""
+        """The core's :class:`~chantal_core.sync.SyncSettings` for ``repo`` (with its
+        package signature policy, see :meth:`package_signature_policy`)."""
         return SyncSettings(
             repo_id=repo.id,
             package_filter=package_filter(repo),
@@ -150,7 +151,39 @@ class Services:
             keep_count=repo.retention.keep_count,
             config_hash=config_hash(repo, self.config),
             workers=workers or max(self.config.download.parallel, 8),
+            package_signatures=self.package_signature_policy(repo),
         )
+
+    def package_signature_policy(self, repo: RepositoryConfig) -> PackageSignaturePolicy | None:
+        """RPM ``gpgcheck``: check each downloaded package's signature with ``rpmkeys``.
+
+        Active for ``type: rpm`` when :meth:`~RepositoryConfig.effective_gpgcheck` is true
+        and not both ``on_missing_signature`` and ``on_invalid_signature`` are ``skip``.
+        Trusted keys are the effective ``verify`` section's ``key_files`` and ``keys``
+        (a ``.repo`` file's local ``gpgkey`` is imported into ``key_files``), limited to
+        ``trusted_fingerprints`` when set; its policies apply per package (``fail`` when
+        there is no ``verify`` section). Nothing is read or run here: a missing key is
+        reported by the first check (:class:`~chantal_adapters.rpm.signature.RpmSignatureChecker`).
+
+        :returns: the policy, or ``None`` when packages are not checked.
+        :raises SignatureError: a pinned fingerprint is malformed.
+        """
+        if repo.type != "rpm" or not repo.effective_gpgcheck(self.config):
+            return None
+        verify = repo.effective_verify(self.config)
+        on_missing = verify.on_missing_signature if verify is not None else "fail"
+        on_invalid = verify.on_invalid_signature if verify is not None else "fail"
+        if on_missing == "skip" and on_invalid == "skip":
+            return None
+        from chantal_adapters.rpm.signature import RpmSignatureChecker
+
+        pinned = list(verify.trusted_fingerprints) if verify is not None else []
+        checker = RpmSignatureChecker(
+            list(verify.key_files) if verify is not None else [],
+            inline_keys=list(verify.keys) if verify is not None else [],
+            pinned_fingerprints=pinned or None, label=f"repository {repo.id}")
+        return PackageSignaturePolicy(checker=checker, on_missing=on_missing,
+                                      on_invalid=on_invalid)
 
     def with_closure(self, repo: RepositoryConfig, settings: SyncSettings,
                      fmt: RepositoryFormat) -> SyncSettings:

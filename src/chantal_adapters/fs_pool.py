@@ -12,6 +12,11 @@ fsync'ed and renamed into place with :func:`os.replace`, so a reader never sees 
 file and a killed sync leaves at most a stale temporary file (see :meth:`FilesystemPool.
 cleanup_temp`). Pool files are mode 0644 whatever the umask: published trees hardlink them
 and a web server user must be able to read them.
+
+Durability: the file's data is fsync'ed before the rename (so no crash can leave a partial
+file under its final name), then the directory whose entries changed is fsync'ed: at once,
+or, inside :meth:`FilesystemPool.durable_batch`, once per directory when the batch ends (a
+sync downloading thousands of files into one batch so saves one fsync per file).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -69,8 +75,12 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def makedirs_with_mode(path: str, mode: int) -> None:
-    """Create ``path`` and missing parents with exactly ``mode`` (the umask is ignored)."""
+def makedirs_with_mode(path: str, mode: int) -> list[str]:
+    """Create ``path`` and missing parents with exactly ``mode`` (the umask is ignored).
+
+    :returns: the directories this call created, outermost first (their parents' entries
+        changed: fsync those parents to make the new directories durable).
+    """
     missing = []
     current = path
     while not os.path.isdir(current):
@@ -79,12 +89,15 @@ def makedirs_with_mode(path: str, mode: int) -> None:
         if parent == current:
             break
         current = parent
+    created = []
     for directory in reversed(missing):
         try:
             os.mkdir(directory, mode)
         except FileExistsError:
             continue
         os.chmod(directory, mode)
+        created.append(directory)
+    return created
 
 
 class FilesystemPool:
@@ -101,6 +114,55 @@ class FilesystemPool:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.tmp_dir = os.path.join(self.root, ".tmp")
+        self._batch_lock = threading.Lock()
+        self._batches = 0  # durable_batch blocks open
+        self._unsynced: set[str] = set()  # directories to fsync when a batch ends
+
+    @contextlib.contextmanager
+    def durable_batch(self) -> Iterator[None]:
+        """Group the directory fsyncs of many :meth:`put` calls (optional pool protocol
+        :class:`~chantal_core.ports.DurableBatchPool`).
+
+        Inside the block, ``put`` still fsyncs each file's data before renaming it into
+        place (a crash never leaves a partial file under its final name, and a killed
+        process leaves only a temporary file), but the directories whose entries changed
+        are recorded instead of fsync'ed; when the block exits (normally or not) each of
+        them is fsync'ed once. So every ``put`` that returned before the exit is durable
+        after it: commit the catalog only after the block.
+
+        The batch is pool-wide: ``put`` calls of any thread while a block is open are
+        deferred until a block exits (each exit syncs everything recorded so far, so
+        concurrent or nested blocks are safe).
+
+        :returns: a context manager.
+        """
+        with self._batch_lock:
+            self._batches += 1
+        try:
+            yield
+        finally:
+            with self._batch_lock:
+                self._batches -= 1
+                pending, self._unsynced = self._unsynced, set()
+            # deepest first: a new shard's own entries, then the entry naming it
+            for directory in sorted(pending, key=len, reverse=True):
+                fsync_dir(directory)
+
+    def _changed(self, directory: str, created: Iterable[str] = ()) -> None:
+        """Make a changed directory entry durable: now, or when the open batch ends.
+
+        :param directory: the directory a file was renamed into.
+        :param created: directories :func:`makedirs_with_mode` created for it. A batch
+            fsyncs their parents too (a few hundred directories for a whole sync); the
+            immediate path fsyncs ``directory`` only, as journaling file systems (ext4,
+            XFS) commit the new directory's own entry in the same journal transaction.
+        """
+        with self._batch_lock:
+            if self._batches:
+                self._unsynced.add(directory)
+                self._unsynced.update(os.path.dirname(d) for d in created)
+                return
+        fsync_dir(directory)
 
     def __repr__(self) -> str:
         return f"FilesystemPool({self.root!r})"
@@ -189,9 +251,13 @@ class FilesystemPool:
         upstream = upstream_hasher(expected_checksum, source)
 
         try:
-            makedirs_with_mode(self.tmp_dir, DIR_MODE)
-            fd, tmp_path = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{os.getpid()}-",
-                                            suffix=".part")
+            try:
+                fd, tmp_path = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{os.getpid()}-",
+                                                suffix=".part")
+            except FileNotFoundError:  # first put (or .tmp/ removed): create it
+                makedirs_with_mode(self.tmp_dir, DIR_MODE)
+                fd, tmp_path = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{os.getpid()}-",
+                                                suffix=".part")
         except OSError as exc:
             raise PoolError(f"cannot create a temporary file in {self.tmp_dir}: {exc}") from exc
         try:
@@ -229,12 +295,12 @@ class FilesystemPool:
                     os.unlink(tmp_path)
                 else:  # the stored copy rotted: repair it with the verified new one
                     os.replace(tmp_path, os.path.join(self.shard_dir(sha256), existing[0]))
-                    fsync_dir(self.shard_dir(sha256))
+                    self._changed(self.shard_dir(sha256))
                 return PoolEntry(sha256, stored_name, size)
             shard = self.shard_dir(sha256)
-            makedirs_with_mode(shard, DIR_MODE)
+            created = makedirs_with_mode(shard, DIR_MODE)
             os.replace(tmp_path, os.path.join(shard, f"{sha256}_{filename}"))
-            fsync_dir(shard)
+            self._changed(shard, created)
             return PoolEntry(sha256, filename, size)
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):

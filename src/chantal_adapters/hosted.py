@@ -15,6 +15,7 @@ from typing import Any
 from chantal_core.errors import ConfigError
 from chantal_core.model import PackageRecord, SyncHistoryEntry
 from chantal_core.ports import SyncCommit
+from chantal_core.sync import store_extras
 
 
 def read_package_files(repo: Any, paths: Sequence[str]) -> list[PackageRecord]:
@@ -90,9 +91,10 @@ def upload_packages(svc: Any, repo: Any, paths: Sequence[str]) -> tuple[int | No
                                      expected_sha256=record.sha256, source=path)
             added.append(entry.sha256)
         packages = list(content.values())
+        extras = store_extras(_hosted_extras(repo), svc.pool, repo.id, added)
         version = svc.catalog.commit_sync(SyncCommit(
             repo_id=repo.id, format=fmt.package_format, packages=packages,
-            content=frozenset(content), extras={}, upstream_token=None,
+            content=frozenset(content), extras=extras, upstream_token=None,
             history=SyncHistoryEntry(
                 repo_id=repo.id, started=started, duration=time.time() - started,
                 status="success", packages_total=len(packages),
@@ -109,6 +111,21 @@ def upload_packages(svc: Any, repo: Any, paths: Sequence[str]) -> tuple[int | No
                     svc.pool.delete(sha)
         raise
     return version, records
+
+
+def _hosted_extras(repo: Any) -> dict[str, bytes]:
+    """The extras of a hosted repository's version: for APT, an ``apt:layout`` naming the
+    configured suites (``apt.distribution``/``distributions``), components and
+    architectures, so that publishing writes ``dists/<distribution>`` (the components and
+    architectures of the uploaded packages are added at publish time); none for RPM."""
+    apt = repo.apt if repo.type == "apt" else None
+    if apt is None or not apt.suites():
+        return {}
+    from chantal_adapters.apt.publish import layout_extra
+
+    return {"apt:layout": layout_extra(
+        (suite, apt.components, apt.architectures, bool(apt.include_source_packages))
+        for suite in apt.suites())}
 
 
 def _identity(record: PackageRecord) -> tuple[str, int, str, str, str]:

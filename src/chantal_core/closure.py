@@ -54,17 +54,16 @@ closures. With only unversioned dependencies on package names the result is uniq
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
 
 from chantal_core.errors import InvalidVersionError
+from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord
 from chantal_core.sync import ExplainedSelection
 from chantal_core.versions.deb import DebVersionKey, deb_record_key, deb_version_key
@@ -828,20 +827,6 @@ class _Resolver:
                 self.unsatisfied.append((self.records[i].nevra, text))
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: building the index allocates ~10 objects per
-    package, and each collection would walk every package of the universe (3/4 of the time
-    on a Debian ``main`` index). Nothing built here forms reference cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def closure(
     seed: Iterable[PackageRecord],
     universe: Iterable[PackageRecord],
@@ -878,14 +863,15 @@ def closure(
     :returns: the closure; unsatisfiable dependencies are listed, not raised.
     :raises ValueError: ``kind`` is neither ``"rpm"`` nor ``"deb"``.
 
-    The cyclic garbage collector is paused while it runs (see :func:`_gc_paused`): the
-    index allocates a few objects per package, and collections walking a 60,000-package
-    universe would otherwise take most of the time.
+    The cyclic garbage collector is paused while it runs (see
+    :func:`~chantal_core.memory.gc_paused`): the index allocates a few objects per
+    package, and collections walking a 60,000-package universe would otherwise take most
+    of the time.
     """
     if kind not in ("rpm", "deb"):
         raise ValueError(f"dependency closure supports kinds 'rpm' and 'deb', not {kind!r}")
     resolver = _Resolver(kind, version_key, include_recommends, arches, exclude_arches)
-    with _gc_paused():
+    with gc_paused():
         for record in universe:
             resolver.index(record, eligible=True)
         seeds: list[int] = []

@@ -575,8 +575,10 @@ class AptConfig:
     :ivar components: components to sync; empty = all the Release lists.
     :ivar architectures: architectures to sync (``all`` included); empty = all listed.
     :ivar include_source_packages: sync source packages and ``Sources``.
-    :ivar include_contents: mirror ``Contents-<arch>`` indexes.
-    :ivar include_translations: mirror ``i18n/Translation-*``.
+    :ivar include_contents: keep and publish ``<component>/Contents-<arch>`` (and
+        ``Contents-all``) as upstream's Release lists them.
+    :ivar include_translations: keep and publish ``<component>/i18n/Translation-*`` (every
+        language the Release lists).
     :ivar flat_repository: upstream is a flat repository (no ``dists/``; 1.6 key).
     :ivar by_hash: publish ``by-hash/`` index copies (``Acquire-By-Hash: yes``).
     :ivar origin: published Release ``Origin``.
@@ -1423,15 +1425,6 @@ NOT_YET_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(scope="repository", key=("ssl", "ca_cert"),
                reason="inline CA certificates are not used; put them in a file named by "
                "ca_bundle", present=lambda r: _ssl_has_ca_cert(r.ssl)),
-    NotActedOn(scope="repository", key=("apt", "include_contents"),
-               reason="Contents indexes are not mirrored yet",
-               present=lambda r: r.apt is not None and r.apt.include_contents),
-    NotActedOn(scope="repository", key=("apt", "include_translations"),
-               reason="Translation indexes are not mirrored yet",
-               present=lambda r: r.apt is not None and r.apt.include_translations),
-    NotActedOn(scope="repository", key=("gpgcheck",),
-               reason="RPM package signatures are not verified yet",
-               present=lambda r: r.gpgcheck is not None),
 )
 
 

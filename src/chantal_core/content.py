@@ -100,6 +100,26 @@ def _shas(records: Iterable[PackageRecord]) -> frozenset[str]:
     return frozenset(r.sha256 for r in records)
 
 
+def _unsorted_groups(records: Iterable[PackageRecord]
+                     ) -> dict[NameArch, tuple[set[str], list[PackageRecord]]]:
+    """Records grouped by ``(name, arch)`` with each group's SHA256 set, each SHA256 once
+    (first occurrence kept), groups in input order (no version key computed)."""
+    groups: dict[NameArch, tuple[set[str], list[PackageRecord]]] = {}
+    seen: set[str] = set()
+    for record in records:
+        if record.sha256 in seen:
+            continue
+        seen.add(record.sha256)
+        key = (record.name, record.arch)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = ({record.sha256}, [record])
+        else:
+            group[0].add(record.sha256)
+            group[1].append(record)
+    return groups
+
+
 # --- diff ---------------------------------------------------------------------------------
 
 
@@ -223,22 +243,27 @@ def diff(old_records: Iterable[PackageRecord], new_records: Iterable[PackageReco
     :param version_key: the format's version ordering.
     :returns: the :class:`Diff`.
     """
-    old_groups = group_by_name_arch(old_records, version_key)
-    new_groups = group_by_name_arch(new_records, version_key)
+    # group first and order only the groups that differ: version keys (rpmvercmp, dpkg)
+    # are the expensive part, and most groups of two snapshots are equal
+    old_groups = _unsorted_groups(old_records)
+    new_groups = _unsorted_groups(new_records)
+    order = _order(version_key)
     added: list[PackageRecord] = []
     removed: list[PackageRecord] = []
     upgraded: list[Change] = []
     downgraded: list[Change] = []
     for name_arch in sorted(old_groups.keys() | new_groups.keys()):
-        old = old_groups.get(name_arch, [])
-        new = new_groups.get(name_arch, [])
+        old_shas, old = old_groups.get(name_arch, (set(), []))
+        new_shas, new = new_groups.get(name_arch, (set(), []))
+        if old_shas == new_shas:
+            continue
+        old.sort(key=order)
+        new.sort(key=order)
         if not old:
             added.extend(new)
             continue
         if not new:
             removed.extend(old)
-            continue
-        if _shas(old) == _shas(new):
             continue
         change = Change(name_arch[0], name_arch[1], tuple(old), tuple(new))
         old_top, new_top = version_key(old[-1]), version_key(new[-1])

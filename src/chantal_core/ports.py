@@ -8,6 +8,7 @@ In-memory fakes of every port live in :mod:`chantal_core.testing`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import IO, Any, Protocol, runtime_checkable
 
 import attrs
@@ -91,6 +92,25 @@ class ContentPool(Protocol):
 
     def verify(self, sha256: str) -> bool:
         """Re-hash stored content; ``True`` when it still matches its SHA256."""
+        ...
+
+
+@runtime_checkable
+class DurableBatchPool(Protocol):
+    """**Optional protocol** a :class:`ContentPool` may also satisfy: batched durability.
+
+    ``with pool.durable_batch(): ...`` lets ``put`` calls made inside the block (by any
+    thread) defer the durability work that can be shared between files (for the
+    filesystem pool, fsyncing the directories renamed into: once per directory instead of
+    once per file). Atomicity is not relaxed: a partial file is never visible under its
+    final name. Every ``put`` that returned before the block exits is durable once it has
+    exited (normally or by an exception), so a caller commits the catalog after the block:
+    the sync use case wraps its downloads and stored extras in one batch
+    (``pool.durable_batch() if isinstance(pool, DurableBatchPool) else nullcontext()``).
+    """
+
+    def durable_batch(self) -> AbstractContextManager[None]:
+        """A context manager; see the class docstring."""
         ...
 
 
@@ -186,6 +206,30 @@ class Catalog(Protocol):
     def version_packages(self, repo_id: str, version: int | None = None) -> list[PackageRecord]:
         """The records of a repository version (``None``: the current one), metadata included.
 
+        :raises NotFoundError: unknown repository or version.
+        """
+        ...
+
+    def version_listing(self, repo_id: str, version: int | None = None) -> list[PackageRecord]:
+        """The records of a version like :meth:`version_packages` but with ``metadata``
+        empty (every other field filled), in the same order: for listings, exports and
+        diffs, which need no format metadata and would pay for decoding it.
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        ...
+
+    def version_changes(self, repo_id: str, old: int, new: int
+                        ) -> tuple[list[PackageRecord], list[PackageRecord]]:
+        """The two versions' records restricted to the ``(name, arch)`` whose membership
+        differs, as :meth:`version_listing` gives them (``metadata`` empty).
+
+        A ``(name, arch)`` is included, with *all* its records of both versions, when a
+        record of it is in exactly one of the two versions; so diffing the two parts gives
+        the same result as diffing the whole versions, in time proportional to the change
+        (versions are stored as membership intervals).
+
+        :returns: ``(old records, new records)``, each in package-list order.
         :raises NotFoundError: unknown repository or version.
         """
         ...
@@ -430,6 +474,55 @@ class Verifier(Protocol):
         ...
 
 
+# --- Package signatures ----------------------------------------------------------
+
+#: :attr:`PackageSignatureCheck.status` values.
+SIGNATURE_GOOD = "good"
+SIGNATURE_MISSING = "missing"
+SIGNATURE_INVALID = "invalid"
+
+
+@attrs.frozen(kw_only=True)
+class PackageSignatureCheck:
+    """The outcome of checking one package file's own signature (RPM: its header
+    signature, as ``rpmkeys --checksig`` checks it).
+
+    :ivar status: ``"good"`` (signed by a trusted key, digests intact), ``"missing"``
+        (the package carries no signature) or ``"invalid"`` (signed by a key that is not
+        trusted, or the signature or a digest does not verify).
+    :ivar key_id: hex id of the key the signature names, as the tool prints it (RPM: the
+        last 8 hex digits, lower case); ``""`` when unsigned or unknown.
+    :ivar detail: what the tool said, for messages (``"key ID 7fcd66c5: NOKEY"``).
+    """
+
+    status: str
+    key_id: str = ""
+    detail: str = ""
+
+
+@runtime_checkable
+class PackageSignatureChecker(Protocol):
+    """**Protocol**: checks the signature a package file carries itself (RPM ``gpgcheck``).
+
+    Called by the sync use case for each newly downloaded file, after it is in the pool and
+    before the catalog commit; the caller applies the repository's policy to the result.
+    """
+
+    def check_package(self, record: PackageRecord, pool: ContentPool, *,
+                      source: str) -> PackageSignatureCheck:
+        """Check the file stored in ``pool`` under ``record.sha256``.
+
+        :param record: the package (``sha256`` set; ``filename`` for messages).
+        :param pool: the pool holding the file.
+        :param source: URL the file came from, named in errors.
+        :returns: the outcome; an untrusted or unsigned package is a result, not an error.
+        :raises SignatureError: the check could not run (no trusted key configured, a key
+            that cannot be read, the tool missing or failing); the message names
+            ``source``.
+        """
+        ...
+
+
 # --- Publishing ----------------------------------------------------------------
 
 
@@ -586,12 +679,17 @@ class Clock(Protocol):
 
 
 __all__ = [
+    "SIGNATURE_GOOD",
+    "SIGNATURE_INVALID",
+    "SIGNATURE_MISSING",
     "Catalog",
     "Clock",
     "ContentPool",
     "FetchOptions",
     "FetchResponse",
     "Fetcher",
+    "PackageSignatureCheck",
+    "PackageSignatureChecker",
     "Progress",
     "PublishOptions",
     "PublishTarget",

@@ -6,12 +6,20 @@ Decide purely, then act: :func:`plan_sync` computes a :class:`SyncPlan` from val
 Failure leaves the pool and catalog as they were: files are verified while streaming and
 renamed into the pool only when complete; files this run added are removed again when
 the run fails before its catalog commit; the catalog is written in one transaction.
+
+With :attr:`SyncSettings.package_signatures` (RPM ``gpgcheck``), each newly downloaded
+file's own signature is checked right after it reaches the pool (in the download worker,
+so a failure stops the remaining downloads early) and before the commit; the repository's
+``on_missing_signature``/``on_invalid_signature`` policies decide what a missing or invalid
+signature does (see :func:`judge_package_signature`). Files the pool already held from
+earlier syncs are not checked again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -19,13 +27,15 @@ from typing import Any
 
 import attrs
 
-from chantal_core.errors import ChantalError, FetchError, MetadataError
+from chantal_core.errors import ChantalError, FetchError, MetadataError, SignatureError
 from chantal_core.filters import PackageFilter, apply_filter
 from chantal_core.model import PackageRecord, SyncHistoryEntry
 from chantal_core.ports import (
     Catalog,
     ContentPool,
     Fetcher,
+    PackageSignatureCheck,
+    PackageSignatureChecker,
     Progress,
     RepositoryFormat,
     SyncCommit,
@@ -36,6 +46,31 @@ from chantal_core.progress import NullProgress
 from chantal_core.retention import MIRROR, apply_retention
 
 Clock = Callable[[], float]
+
+#: Signature policies (``verify.on_missing_signature`` / ``on_invalid_signature``).
+SIGNATURE_POLICIES = ("fail", "warn", "skip")
+
+
+def _check_policy(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in SIGNATURE_POLICIES:
+        raise ValueError(f"{attribute.name}: {value!r} is not one of fail, warn, skip")
+
+
+@attrs.frozen(kw_only=True)
+class PackageSignaturePolicy:
+    """Per-package signature checking (RPM ``gpgcheck``) for one repository.
+
+    :ivar checker: checks a downloaded file's own signature (compared by identity).
+    :ivar on_missing: ``fail`` | ``warn`` | ``skip`` for a package without a signature
+        (``verify.on_missing_signature``).
+    :ivar on_invalid: ``fail`` | ``warn`` | ``skip`` for a signature by an untrusted key
+        or one that does not verify (``verify.on_invalid_signature``).
+    :raises ValueError: a policy other than fail, warn or skip.
+    """
+
+    checker: PackageSignatureChecker = attrs.field(eq=False)
+    on_missing: str = attrs.field(default="fail", validator=_check_policy)
+    on_invalid: str = attrs.field(default="fail", validator=_check_policy)
 
 
 def _record_tuple(value: Iterable[PackageRecord]) -> tuple[PackageRecord, ...]:
@@ -76,6 +111,8 @@ class SyncSettings:
     :ivar select_extra: an extra selection step after the filters (e.g. dependency closure),
         given (filtered records, all upstream records); it returns the records to keep, or
         an :class:`ExplainedSelection` whose reasons end up in :attr:`SyncPlan.closure_reasons`.
+    :ivar package_signatures: check each downloaded file's own signature (RPM
+        ``gpgcheck``), or ``None`` not to.
     """
 
     repo_id: str
@@ -86,6 +123,7 @@ class SyncSettings:
     workers: int = 8
     select_extra: Callable[[Sequence[PackageRecord], Sequence[PackageRecord]],
                            Sequence[PackageRecord] | ExplainedSelection] | None = None
+    package_signatures: PackageSignaturePolicy | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -145,6 +183,8 @@ class SyncReport:
     :ivar files_downloaded: number of package files fetched.
     :ivar duration: seconds.
     :ivar revision: upstream revision.
+    :ivar warnings: problems accepted under a ``warn`` policy (package signatures), one
+        line each, naming the file and its URL.
     """
 
     repo_id: str
@@ -155,6 +195,7 @@ class SyncReport:
     files_downloaded: int = 0
     duration: float = 0.0
     revision: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def _identity(record: PackageRecord) -> tuple[str, int, str, str, str]:
@@ -163,6 +204,14 @@ def _identity(record: PackageRecord) -> tuple[str, int, str, str, str]:
 
 def _key(record: PackageRecord) -> str:
     return record.sha256 or f"{record.checksum_type}:{record.checksum}"
+
+
+def _same_file(record: PackageRecord, known: PackageRecord) -> bool:
+    """Whether an upstream record names the file ``known`` is: same SHA256, or, when
+    upstream gives another checksum type only, the same upstream checksum."""
+    if record.sha256:
+        return record.sha256 == known.sha256
+    return bool(record.checksum) and record.checksum == known.checksum
 
 
 def resolve_known(
@@ -200,19 +249,23 @@ def plan_sync(
     :param pool_has: whether the pool holds a SHA256.
     :returns: the plan. Conflicting upstream records are left out in favour of the known file.
     """
-    known_by_identity = {_identity(r): r for r in current}
+    # An upstream may list several files under one NEVRA (two locations); each known
+    # copy is remembered, and a record conflicts only when it matches none of them.
+    known_by_identity: dict[tuple[str, int, str, str, str], list[PackageRecord]] = {}
+    for r in current:
+        known_by_identity.setdefault(_identity(r), []).append(r)
     conflicts = []
-    accepted = []
+    accepted: dict[str, PackageRecord] = {}
     for record in resolve_known(upstream, current):
-        known = known_by_identity.get(_identity(record))
-        if known is not None and record.sha256 != known.sha256 and (
-                record.sha256 or record.checksum != known.checksum):
-            conflicts.append(Conflict(nevra=record.nevra, known_sha256=known.sha256,
+        known = known_by_identity.get(_identity(record), ())
+        if known and not any(_same_file(record, k) for k in known):
+            conflicts.append(Conflict(nevra=record.nevra, known_sha256=known[0].sha256,
                                       upstream_sha256=_key(record)))
-            accepted.append(known)
+            for k in known:
+                accepted.setdefault(_key(k), k)
             continue
-        accepted.append(record)
-    content = apply_retention(accepted, current, policy=settings.retention,
+        accepted.setdefault(_key(record), record)
+    content = apply_retention(list(accepted.values()), current, policy=settings.retention,
                               keep_count=settings.keep_count, version_key=version_key)
     current_keys = {r.sha256 for r in current}
     content_keys = {_key(r) for r in content}
@@ -277,11 +330,14 @@ def download_package(
     fetcher: Fetcher,
     pool: ContentPool,
     progress: Progress,
+    on_stored: Callable[[PackageRecord, str], None] | None = None,
 ) -> PackageRecord:
     """Download one package file into the pool, verifying size and checksums while streaming.
 
     Mirrors in ``base_urls`` are tried in order; the last error is raised when all fail.
 
+    :param on_stored: called with (the record, ``sha256`` filled in; the URL it came from)
+        as soon as the file is in the pool.
     :returns: the record, with ``sha256`` filled in when upstream did not give it.
     :raises FetchError, ChecksumMismatchError: naming the URL.
     """
@@ -309,6 +365,8 @@ def download_package(
                 )
             if not record.sha256:
                 record = attrs.evolve(record, sha256=entry.sha256)
+            if on_stored is not None:
+                on_stored(record, url)
             return record
         except FetchError as exc:
             last = exc
@@ -318,8 +376,57 @@ def download_package(
     raise last
 
 
-def _store_extras(extras: Mapping[str, bytes], pool: ContentPool, repo_id: str,
-                  added_to_pool: list[str]) -> dict[str, str]:
+def judge_package_signature(record: PackageRecord, check: PackageSignatureCheck,
+                            policy: PackageSignaturePolicy, *, source: str) -> str | None:
+    """Apply the repository's policy to one package's signature check (pure).
+
+    A good signature passes. A missing one follows ``policy.on_missing``, an invalid one
+    (untrusted key, bad signature or digest) ``policy.on_invalid``: ``fail`` raises,
+    ``warn`` keeps the package and returns the warning, ``skip`` keeps it silently (the
+    same policies as the index signature, ``verify.on_*_signature``).
+
+    :param record: the downloaded package (``filename`` named in messages).
+    :param check: what the :class:`~chantal_core.ports.PackageSignatureChecker` found.
+    :param policy: the repository's policies.
+    :param source: URL the file came from, named in messages.
+    :returns: a warning line for ``warn``, else ``None``.
+    :raises SignatureError: under ``fail``, naming the file, its URL and the key id; also
+        for a check status other than good, missing or invalid.
+    """
+    where = f"package {record.filename} from {source}"
+    if check.status == "good":
+        return None
+    if check.status == "missing":
+        action = policy.on_missing
+        reason = "is not signed (gpgcheck requires a signature by a trusted key)"
+        setting = "on_missing_signature"
+    elif check.status == "invalid":
+        action = policy.on_invalid
+        key = f" by key ID {check.key_id}" if check.key_id else ""
+        detail = f": {check.detail}" if check.detail else ""
+        reason = f"has a signature{key} that does not verify against the trusted keys{detail}"
+        setting = "on_invalid_signature"
+    else:
+        raise SignatureError(f"{where}: unknown signature check status {check.status!r}")
+    if action == "fail":
+        raise SignatureError(
+            f"{where} {reason}",
+            hint=f"add the signing key to the repository's verify.key_files, or set "
+                 f"verify.{setting}: warn (or gpgcheck: false) to accept such packages")
+    if action == "warn":
+        return f"{where} {reason} (kept: {setting} is warn)"
+    return None
+
+
+def store_extras(extras: Mapping[str, bytes], pool: ContentPool, repo_id: str,
+                 added_to_pool: list[str]) -> dict[str, str]:
+    """Put metadata blobs (``kind -> bytes``) into the pool, as a version's extras.
+
+    :param added_to_pool: appended with the SHA256 of each blob the pool did not hold, so a
+        caller whose commit fails can remove exactly those again.
+    :returns: ``kind -> SHA256`` (the form :class:`~chantal_core.ports.SyncCommit` takes).
+    :raises PoolError: a blob cannot be stored.
+    """
     stored = {}
     for kind, data in extras.items():
         digest = hashlib.sha256(data).hexdigest()
@@ -403,17 +510,21 @@ def sync_repository(
             return SyncReport(repo_id=settings.repo_id, status="dry-run",
                               version=state.current_version if state else None, plan=plan,
                               duration=time.monotonic() - t0, revision=index.revision)
+        warnings: list[str] = []
         resolved = _download_all(plan, index, fetcher=fetcher, pool=pool, progress=progress,
-                                 workers=settings.workers, added_to_pool=added_to_pool)
+                                 workers=settings.workers, added_to_pool=added_to_pool,
+                                 signatures=settings.package_signatures, warnings=warnings)
+        warnings.sort()
         content = tuple(resolved.get(_key(r), r) for r in plan.content)
-        extras = _store_extras(index.extras, pool, settings.repo_id, added_to_pool)
+        extras = store_extras(index.extras, pool, settings.repo_id, added_to_pool)
         bytes_downloaded = sum(r.size for r in plan.download)
         history = SyncHistoryEntry(
             repo_id=settings.repo_id, started=started, duration=time.monotonic() - t0,
             status="success", packages_total=len(content), packages_added=len(plan.added),
             packages_removed=len(plan.removed), bytes_downloaded=bytes_downloaded,
             upstream_revision=index.revision,
-            message=_conflict_message(plan.conflicts),
+            message="; ".join(m for m in (_conflict_message(plan.conflicts),
+                                          _warning_message(warnings)) if m),
         )
         version = catalog.commit_sync(SyncCommit(
             repo_id=settings.repo_id, format=fmt.package_format,
@@ -432,7 +543,8 @@ def sync_repository(
     final_version = version if version is not None else (state.current_version if state else None)
     return SyncReport(repo_id=settings.repo_id, status=status, version=final_version, plan=plan,
                       bytes_downloaded=bytes_downloaded, files_downloaded=len(plan.download),
-                      duration=time.monotonic() - t0, revision=index.revision)
+                      duration=time.monotonic() - t0, revision=index.revision,
+                      warnings=tuple(warnings))
 
 
 def _with_reasons(plan: SyncPlan, selections: Sequence[ExplainedSelection]) -> SyncPlan:
@@ -460,6 +572,14 @@ def _conflict_message(conflicts: Sequence[Conflict]) -> str:
     return f"{len(conflicts)} conflict(s) (kept the known file): {names}{more}"
 
 
+def _warning_message(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return ""
+    shown = "; ".join(warnings[:10])
+    more = f"; and {len(warnings) - 10} more" if len(warnings) > 10 else ""
+    return f"{len(warnings)} warning(s): {shown}{more}"
+
+
 def _download_all(
     plan: SyncPlan,
     index: UpstreamIndex,
@@ -469,18 +589,57 @@ def _download_all(
     progress: Progress,
     workers: int,
     added_to_pool: list[str],
+    signatures: PackageSignaturePolicy | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, PackageRecord]:
-    """Download ``plan.download`` in parallel; returns resolved records by their plan key."""
+    """Download ``plan.download`` in parallel; returns resolved records by their plan key.
+
+    Every file stored is appended to ``added_to_pool`` as soon as it is in the pool (so a
+    failure anywhere lets the caller remove it). With ``signatures``, each file's own
+    signature is checked in its worker right after the download (unless both policies are
+    ``skip``); ``warn`` outcomes are appended to ``warnings`` and shown on ``progress``.
+    """
     resolved: dict[str, PackageRecord] = {}
     if not plan.download:
         return resolved
+    lock = threading.Lock()
+    noted: set[str] = set(added_to_pool)
+    check = signatures is not None and not (signatures.on_missing == "skip"
+                                             and signatures.on_invalid == "skip")
+
+    def note(sha256: str) -> None:
+        with lock:
+            if sha256 not in noted:
+                noted.add(sha256)
+                added_to_pool.append(sha256)
+
+    def work(record: PackageRecord) -> PackageRecord:
+        sources: list[str] = []
+
+        def on_stored(stored: PackageRecord, url: str) -> None:
+            note(stored.sha256)
+            sources.append(url)
+
+        got = download_package(record, index.base_urls, fetcher=fetcher, pool=pool,
+                               progress=progress, on_stored=on_stored)
+        note(got.sha256)
+        if check and signatures is not None:
+            url = (sources[-1] if sources else _join_url(index.base_urls[0], record.location)
+                   if index.base_urls else record.location)
+            result = signatures.checker.check_package(got, pool, source=url)
+            warning = judge_package_signature(got, result, signatures, source=url)
+            if warning is not None:
+                with lock:
+                    if warnings is not None:
+                        warnings.append(warning)
+                progress.message(f"warning: {warning}")
+        return got
+
     progress.start("downloading", total=plan.download_bytes, unit="bytes")
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as executor:
             futures: dict[Future[PackageRecord], PackageRecord] = {
-                executor.submit(download_package, record, index.base_urls, fetcher=fetcher,
-                                pool=pool, progress=progress): record
-                for record in plan.download
+                executor.submit(work, record): record for record in plan.download
             }
             _, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
@@ -495,9 +654,7 @@ def _download_all(
                 if exc is not None:
                     error = error or exc
                     continue
-                got = future.result()
-                resolved[_key(record)] = got
-                added_to_pool.append(got.sha256)
+                resolved[_key(record)] = future.result()
             if error is not None:
                 raise error
     finally:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from chantal_core.content import ALL, VersionKey, merge_sourced
+from chantal_core.content import ALL, Diff, VersionKey, diff, merge_sourced
 from chantal_core.errors import ConfigError, ConflictError, NotFoundError
 from chantal_core.model import PackageRecord, Publication, Snapshot
 from chantal_core.ports import (
@@ -48,6 +48,7 @@ __all__ = [
     "create_repository_snapshot",
     "create_view_snapshot",
     "delete_snapshot",
+    "diff_snapshots",
     "merge_extras",
     "publish_view",
     "snapshot_publications",
@@ -195,17 +196,45 @@ def create_view_snapshot(catalog: Catalog, *, view: ViewSource, name: str,
     return rows
 
 
-def snapshot_records(catalog: Catalog, *, repo_id: str, name: str
-                     ) -> tuple[Snapshot, list[PackageRecord]]:
-    """A repository snapshot and the records of the version it references.
-
-    :raises NotFoundError: no such snapshot.
-    """
+def _repository_snapshot(catalog: Catalog, repo_id: str, name: str) -> Snapshot:
     snap = catalog.get_snapshot(name, repo_id=repo_id)
     if snap is None:
         raise NotFoundError(f"repository {repo_id!r} has no snapshot {name!r}",
                             hint=f"see: chantal snapshot list --repo-id {repo_id}")
-    return snap, catalog.version_packages(repo_id, snap.version)
+    return snap
+
+
+def snapshot_records(catalog: Catalog, *, repo_id: str, name: str, metadata: bool = True
+                     ) -> tuple[Snapshot, list[PackageRecord]]:
+    """A repository snapshot and the records of the version it references.
+
+    :param metadata: read the records' format metadata (``False``: ``metadata`` is empty,
+        read with :meth:`~chantal_core.ports.Catalog.version_listing`, several times faster;
+        enough for listings, exports and diffs).
+    :raises NotFoundError: no such snapshot.
+    """
+    snap = _repository_snapshot(catalog, repo_id, name)
+    if metadata:
+        return snap, catalog.version_packages(repo_id, snap.version)
+    return snap, catalog.version_listing(repo_id, snap.version)
+
+
+def diff_snapshots(catalog: Catalog, version_key: VersionKey, *, repo_id: str, old: str,
+                   new: str) -> Diff:
+    """What changed from repository snapshot ``old`` to snapshot ``new`` of ``repo_id``
+    (:func:`chantal_core.content.diff`; records without ``metadata``).
+
+    Only the ``(name, arch)`` whose membership differs are read
+    (:meth:`~chantal_core.ports.Catalog.version_changes`), so the cost is proportional to
+    the change, not to the size of the repository; the result equals
+    ``diff(old records, new records, version_key)``.
+
+    :raises NotFoundError: no such snapshot.
+    """
+    before = _repository_snapshot(catalog, repo_id, old)
+    after = _repository_snapshot(catalog, repo_id, new)
+    old_part, new_part = catalog.version_changes(repo_id, before.version, after.version)
+    return diff(old_part, new_part, version_key)
 
 
 def snapshot_publications(catalog: Catalog, name: str, *, repo_id: str | None = None,
@@ -279,14 +308,17 @@ def view_members(catalog: Catalog, view: ViewSource, snapshot: str | None = None
 
 
 def view_content(catalog: Catalog, view: ViewSource, version_key: VersionKey,
-                 snapshot: str | None = None) -> ViewContent:
+                 snapshot: str | None = None, *, metadata: bool = True) -> ViewContent:
     """A view's merged content (current member versions, or a view snapshot's).
 
+    :param metadata: read the records' format metadata (``False``: empty, read with
+        :meth:`~chantal_core.ports.Catalog.version_listing`; enough except to publish).
     :raises NotFoundError: as :func:`view_members`.
     :raises ConfigError: unknown merge policy.
     """
     members = view_members(catalog, view, snapshot)
-    records = [catalog.version_packages(m.repo_id, m.version) for m in members]
+    read = catalog.version_packages if metadata else catalog.version_listing
+    records = [read(m.repo_id, m.version) for m in members]
     merged = merge_sourced(records, view.policy, version_key)
     return ViewContent(
         view=view.name, snapshot=snapshot, policy=view.policy, members=members,

@@ -577,3 +577,83 @@ class CatalogContract:
             assert frozenset().union(*model) <= catalog.referenced_sha256()
 
         check()
+
+    # --- listings and version changes (what snapshot diff reads) ------------------------------
+
+    def test_version_listing_is_version_packages_without_metadata(self, catalog: Any
+                                                                  ) -> None:
+        rich = pkg("htop", "3.2.2", release="1.el9", epoch=2, checksum_type="sha1",
+                   checksum="ab" * 20, source_name="htop-3.2.2-1.el9.src.rpm",
+                   build_time=1_690_000_000, license="GPL-2.0-or-later", group="Applications",
+                   vendor="Vendor", summary="Interactive process viewer", size=2**40 + 7,
+                   metadata={"primary": "<package/>", "files": ["/usr/bin/htop"]})
+        deb = pkg("zsh", "5.9", release="4", arch="amd64", fmt="deb", component="main",
+                  priority="optional", metadata={"stanza": "Package: zsh"})
+        catalog.commit_sync(commit("base", [deb, rich, A]))
+        catalog.commit_sync(commit("base", [deb, B], started=T0 + 1))
+        for version in (1, 2, None):
+            full = catalog.version_packages("base", version)
+            listing = catalog.version_listing("base", version)
+            assert [attrs.asdict(r, filter=lambda a, _: a.name != "metadata") for r in listing
+                    ] == [attrs.asdict(r, filter=lambda a, _: a.name != "metadata")
+                          for r in full]
+            assert all(dict(r.metadata) == {} for r in listing)
+        with pytest.raises(NotFoundError):
+            catalog.version_listing("base", 3)
+        with pytest.raises(NotFoundError):
+            catalog.version_listing("nope")
+
+    def test_version_changes_hold_whole_changed_groups(self, catalog: Any) -> None:
+        a1, a2 = pkg("alpha", "1.0"), pkg("alpha", "2.0")
+        b1, b_arm = pkg("bravo", "1.0"), pkg("bravo", "1.0", arch="aarch64")
+        c1 = pkg("charlie", "1.0")
+        d1 = pkg("delta", "1.0")
+        catalog.commit_sync(commit("base", [a1, b1, b_arm, c1, d1]))  # 1
+        catalog.commit_sync(commit("base", [a1, a2, b1, b_arm, d1], started=T0 + 1))  # 2
+        catalog.commit_sync(commit("base", [a1, a2, b1, c1, d1], started=T0 + 2))  # 3
+        # alpha gained 2.0 beside 1.0: the whole group; bravo.aarch64 left; charlie is back
+        # (removed in 2, re-added in 3): no change; delta never changed
+        old, new = catalog.version_changes("base", 1, 3)
+        assert [r.sha256 for r in old] == [a1.sha256, b_arm.sha256]
+        assert [r.sha256 for r in new] == [a1.sha256, a2.sha256]
+        assert all(dict(r.metadata) == {} for r in old + new)
+        assert catalog.version_changes("base", 3, 1) == (new, old)
+        old, new = catalog.version_changes("base", 2, 3)
+        assert ([r.sha256 for r in old], [r.sha256 for r in new]) == (
+            [b_arm.sha256], [c1.sha256])
+        assert catalog.version_changes("base", 2, 2) == ([], [])
+        with pytest.raises(NotFoundError):
+            catalog.version_changes("base", 1, 4)
+        with pytest.raises(NotFoundError):
+            catalog.version_changes("nope", 1, 1)
+
+    def test_diff_of_version_changes_equals_diff_of_versions(self, catalog: Any) -> None:
+        """Law: ``diff(*version_changes(r, a, b))`` == ``diff(listing(a), listing(b))`` for
+        any two versions, so snapshot diff may read only what changed."""
+        from chantal_core.content import diff
+        from chantal_core.versions.rpm import rpm_record_key
+
+        universe = [pkg(f"p{i % 4}", f"{1 + i // 4}.0", arch="noarch" if i % 3 else "x86_64")
+                    for i in range(12)]
+        repo_ids = (f"changes-{n}" for n in itertools.count())
+
+        @settings(max_examples=25, deadline=None)
+        @given(syncs=st.lists(st.frozensets(st.integers(0, 11), max_size=12), min_size=1,
+                              max_size=6))
+        def check(syncs: list[frozenset[int]]) -> None:
+            repo_id = next(repo_ids)
+            for step, chosen in enumerate(syncs):
+                catalog.commit_sync(commit(repo_id, [universe[i] for i in chosen],
+                                           started=T0 + step))
+            last = len(catalog.list_versions(repo_id))
+            for a in range(1, last + 1):
+                for b in range(1, last + 1):
+                    old, new = catalog.version_changes(repo_id, a, b)
+                    whole = diff(catalog.version_listing(repo_id, a),
+                                 catalog.version_listing(repo_id, b), rpm_record_key)
+                    assert diff(old, new, rpm_record_key) == whole
+                    assert ({r.sha256 for r in new} - {r.sha256 for r in old}
+                            == catalog.version_content(repo_id, b)
+                            - catalog.version_content(repo_id, a))
+
+        check()

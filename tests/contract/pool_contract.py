@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chantal_core.errors import ChecksumMismatchError, FetchError, PoolError, PoolIntegrityError
-from chantal_core.ports import ContentPool
+from chantal_core.ports import ContentPool, DurableBatchPool
 
 DATA = b"Name: htop\nVersion: 3.2.2\n" * 100
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -244,6 +244,23 @@ class PoolContract:
         assert placed_content(pool, dest) == DATA
         pool.link_into(SHA, dest)  # placing the same content again is harmless
         assert placed_content(pool, dest) == DATA
+
+    # -- optional: durable batch -------------------------------------------------------
+    def test_durable_batch_keeps_every_put_rule(self, pool: Any) -> None:
+        if not isinstance(pool, DurableBatchPool):
+            pytest.skip(f"{type(pool).__name__} has no durable_batch (optional protocol)")
+        with pool.durable_batch():
+            entry = pool.put([DATA], "htop.rpm", expected_sha256=SHA)
+            assert pool.has(SHA) and pool.get(SHA) == entry  # visible inside the block
+            with pytest.raises(ChecksumMismatchError):
+                pool.put([b"other"], "bad.rpm", expected_sha256=ABSENT)
+        assert pool.verify(SHA) and not pool.has(sha(b"other"))
+        with pytest.raises(FetchError), pool.durable_batch():  # an error still ends it
+            raise FetchError("u", "boom")
+        with pool.durable_batch(), pool.durable_batch():  # nested blocks
+            pool.put([b"nested"], "n.rpm")
+        with pool.open(sha(b"nested")) as handle:
+            assert handle.read() == b"nested"
 
     # -- law --------------------------------------------------------------------------
     def test_round_trip_law(self, pool: Any) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+import chantal_adapters.fs_pool as fs_pool_module
 from chantal_adapters.fs_pool import FilesystemPool
 from chantal_core.errors import ChecksumMismatchError, PoolError
 from chantal_core.testing.pool import InMemoryPool
-from contract.pool_contract import DATA, SHA, PoolContract
+from contract.pool_contract import DATA, SHA, PoolContract, sha
 
 
 class TestInMemoryPool(PoolContract):
@@ -190,6 +191,38 @@ class TestFilesystemPool(PoolContract):
         assert [e.sha256 for e in pool.iter_entries()] == [SHA]
         assert pool.verify(SHA)
         assert os.listdir(pool.tmp_dir) == []
+
+    def test_durable_batch_syncs_each_directory_once_when_it_ends(
+            self, pool: FilesystemPool, monkeypatch: pytest.MonkeyPatch) -> None:
+        events: list[tuple[str, object]] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def file_fsync(fd: int) -> None:
+            events.append(("fsync", fd))
+            real_fsync(fd)
+
+        def replace(src: str, dst: str) -> None:
+            events.append(("rename", dst))
+            real_replace(src, dst)
+
+        monkeypatch.setattr(fs_pool_module, "fsync_dir", lambda path: events.append(
+            ("dir", path)))
+        monkeypatch.setattr(os, "fsync", file_fsync)
+        monkeypatch.setattr(os, "replace", replace)
+        contents = [b"one", b"two", b"three", b"four"]
+        with pool.durable_batch():
+            for content in contents:
+                pool.put([content], "x.rpm")
+            # each file's data is on disk before its final name exists; no directory
+            # fsync yet
+            assert [kind for kind, _ in events] == ["fsync", "rename"] * len(contents)
+        shards = {os.path.dirname(pool.locate(sha(c)) or "") for c in contents}
+        expected = shards | {os.path.dirname(s) for s in shards} | {pool.root}
+        synced = [path for kind, path in events if kind == "dir"]
+        assert sorted(synced) == sorted(expected)  # each directory once
+        events.clear()
+        pool.put([b"five"], "x.rpm")  # outside a batch: synced at once
+        assert [kind for kind, _ in events] == ["fsync", "rename", "dir"]
 
     def test_storage_failure_is_a_pool_error_naming_the_source(self, tmp_path: Path) -> None:
         blocker = tmp_path / "not-a-dir"

@@ -491,3 +491,270 @@ def test_mirror_mode_republishes_upstream_byte_for_byte(world: World) -> None:
         assert update.returncode == 0 and _apt_problems(update) == [], update.stdout
         install = client.run("apt-get", "install", "--simulate", "-y", "hello")
         assert install.returncode == 0 and "Inst hello (1.1-1" in install.stdout
+
+
+# --- apt.include_translations / apt.include_contents -------------------------------------
+
+EXTRA_SPECS = [
+    DebSpec("hello", "2.0-1", files={"usr/bin/hello": b"#!/bin/sh\necho hello\n"}),
+    DebSpec("dropped", "1.0-1", arch="all", files={"usr/share/dropped/data": b"data\n"}),
+    DebSpec("extra-tool", "0.5-1", files={"usr/bin/extra-tool": b"#!/bin/sh\n"}),
+]
+#: what apt reads from our tree to prove it took the translation: the German description
+GERMAN = "Hallo Welt\nEin Testpaket, auf Deutsch beschrieben."
+#: the Contents-deb index target as apt-file configures it (apt has none by default)
+CONTENTS_TARGET = [
+    "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=true",
+    "Acquire::IndexTargets::deb::Contents-deb::MetaKey=$(COMPONENT)/Contents-$(ARCHITECTURE)",
+    "Acquire::IndexTargets::deb::Contents-deb::ShortDescription=Contents-$(ARCHITECTURE)",
+    "Acquire::IndexTargets::deb::Contents-deb::Description="
+    "$(RELEASE)/$(COMPONENT) $(ARCHITECTURE) Contents (deb)",
+]
+
+
+@dataclass
+class ExtrasArchive:
+    root: Path
+    url: ServedURL
+    debs: dict[str, Path]
+
+    def file(self, relpath: str) -> bytes:
+        return (self.root / "dists/stable" / relpath).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def extras(world: World) -> Iterator[ExtrasArchive]:
+    """reprepro archive with Contents (``main``, ``contrib``), plus Translation files added
+    with apt-ftparchive; uncompressed files listed but not served, as in Debian's archive,
+    and ``contrib``'s ``Translation-en.xz`` listed but missing (a broken mirror)."""
+    import bz2
+    import gzip
+    import lzma
+
+    if missing_tools("apt-ftparchive"):
+        pytest.skip("needs apt-ftparchive (apt-utils)")
+    debs = {spec.name: build_deb(spec, world.root / "extras-debs") for spec in EXTRA_SPECS}
+    placed = [(debs["hello"], "main"), (debs["dropped"], "main"),
+              (debs["extra-tool"], "contrib")]
+    root = build_archive(world.root / "extras-upstream", placed, components=("main", "contrib"),
+                         sign_key=world.upstream_key, contents=True)
+    from support.debfixtures import extend_release, translation_stanza
+
+    english = "\n".join(translation_stanza(debs[name], "en", f"{name} in English\nLong text.")
+                        for name in ("hello", "dropped")).encode()
+    german = translation_stanza(debs["hello"], "de", GERMAN).encode()
+    contrib = translation_stanza(debs["extra-tool"], "en", "extra tool\nMore.").encode()
+    files = {
+        "main/i18n/Translation-en": english, "main/i18n/Translation-en.xz": lzma.compress(english),
+        "main/i18n/Translation-de": german, "main/i18n/Translation-de.bz2": bz2.compress(german),
+        "contrib/i18n/Translation-en": contrib,
+        "contrib/i18n/Translation-en.xz": lzma.compress(contrib),
+        "contrib/i18n/Translation-en.gz": gzip.compress(contrib, mtime=0),
+    }
+    unserved = ["main/i18n/Translation-en", "main/i18n/Translation-de",
+                "contrib/i18n/Translation-en", "contrib/i18n/Translation-en.xz"]
+    for component in ("main", "contrib"):
+        packed = root / f"dists/stable/{component}/Contents-amd64.gz"
+        files[f"{component}/Contents-amd64"] = gzip.decompress(packed.read_bytes())
+        unserved.append(f"{component}/Contents-amd64")
+    extend_release(root, files, sign_key=world.upstream_key, unserved=unserved)
+    with serve_directory(root) as url:
+        yield ExtrasArchive(root=root, url=url, debs=debs)
+
+
+def _extras_repo(url: str, *, mode: Any = "filtered", components: tuple[str, ...] = ("main",),
+                 translations: bool = True, contents: bool = True) -> RepositoryConfig:
+    return RepositoryConfig(id="test-apt-extras", type="apt", feed=url, mode=mode,
+                            apt=AptConfig(distribution="stable", architectures=("amd64",),
+                                          components=components,
+                                          include_translations=translations,
+                                          include_contents=contents))
+
+
+def _extra_keys(index: UpstreamIndex) -> set[str]:
+    return {k for k in index.extras if "/i18n/" in k or "/Contents-" in k}
+
+
+def _client_with_extras(root: Path, url: str, keyring: Path, *options: str) -> AptClient:
+    client = AptClient(root, url, keyring)
+    (client.root / "etc/apt/sources.list").write_text(
+        f"deb [signed-by={keyring}] {url} stable main\n")
+    client.options = [o for o in client.options
+                      if not o.startswith(("Acquire::Languages", "Acquire::IndexTargets"))]
+    client.options += list(options)
+    return client
+
+
+def test_translations_and_contents_are_not_read_unless_asked(world: World,
+                                                             extras: ExtrasArchive) -> None:
+    extras.url.clear_log()
+    index = _read(world, repo=_extras_repo(extras.url, translations=False, contents=False))
+    assert _extra_keys(index) == set()
+    assert not [r for r in extras.url.requests if "i18n" in r or "Contents" in r]
+    published = _publish(world, index, "no-extras")
+    assert not list(published.rglob("Translation-*")) and not list(published.rglob("Contents*"))
+    release = (published / "dists/stable/Release").read_text()
+    assert "Translation" not in release and "Contents" not in release
+
+
+def test_translations_and_contents_are_kept_verified(world: World,
+                                                     extras: ExtrasArchive) -> None:
+    extras.url.clear_log()
+    index = _read(world, repo=_extras_repo(extras.url))
+    kept = {"main/i18n/Translation-en.xz", "main/i18n/Translation-de.bz2",
+            "main/Contents-amd64.gz"}
+    assert _extra_keys(index) == {f"raw:dists/stable/{p}" for p in kept}
+    for path in kept:
+        assert index.extras[f"raw:dists/stable/{path}"] == extras.file(path), path
+    assert not [r for r in extras.url.requests if "contrib" in r]
+    only_translations = _read(world, repo=_extras_repo(extras.url, contents=False))
+    assert _extra_keys(only_translations) == {
+        f"raw:dists/stable/{p}" for p in kept if "i18n" in p}
+    # contrib's best compression (.xz) is listed but not served: the next one is kept
+    extras.url.clear_log()
+    both = _read(world, repo=_extras_repo(extras.url, components=("main", "contrib")))
+    assert "dists/stable/contrib/i18n/Translation-en.xz" in extras.url.requests
+    assert both.extras["raw:dists/stable/contrib/i18n/Translation-en.gz"] == extras.file(
+        "contrib/i18n/Translation-en.gz")
+    assert "raw:dists/stable/contrib/i18n/Translation-en.xz" not in both.extras
+    assert "raw:dists/stable/contrib/Contents-amd64.gz" in both.extras
+
+
+def test_translation_not_matching_the_release_is_refused(world: World,
+                                                         extras: ExtrasArchive) -> None:
+    path = "dists/stable/main/i18n/Translation-de.bz2"
+    size = len(extras.file("main/i18n/Translation-de.bz2"))
+    extras.url.faults[path] = Fault.content(b"\0" * size)
+    try:
+        with pytest.raises(ChecksumMismatchError) as info:
+            _read(world, repo=_extras_repo(extras.url))
+    finally:
+        del extras.url.faults[path]
+    assert extras.url.url(path) in str(info.value)
+
+
+def _release_sha256(release: Path) -> dict[str, tuple[int, str]]:
+    parsed = deb822.Release(release.read_text())
+    return {row["name"]: (int(row["size"]), row["sha256"]) for row in parsed["SHA256"]}
+
+
+@pytest.mark.skipif(bool(missing_tools("apt-get", "apt-cache")), reason="needs apt-get")
+def test_published_translations_and_contents_are_listed_and_used_by_apt(
+        world: World, extras: ExtrasArchive) -> None:
+    index = _read(world, repo=_extras_repo(extras.url))
+    kept = [r for r in index.packages if r.name != "dropped"]
+    published = _publish(world, index, "extras", packages=kept)
+    suite = published / "dists/stable"
+    listed = _release_sha256(suite / "Release")
+    upstream = _release_sha256(extras.root / "dists/stable/Release")
+    for path in ("main/i18n/Translation-en.xz", "main/i18n/Translation-de.bz2",
+                 "main/Contents-amd64.gz"):
+        data = (suite / path).read_bytes()
+        assert data == extras.file(path), path  # the full upstream file, "dropped" included
+        digest = hashlib.sha256(data).hexdigest()
+        assert listed[path] == (len(data), digest), path
+        assert (suite / path).parent.joinpath("by-hash/SHA256", digest).read_bytes() == data
+        plain = path.rsplit(".", 1)[0]  # listed as upstream lists it, not served
+        assert listed[plain] == upstream[plain] and not (suite / plain).exists()
+    assert not [p for p in listed if p.startswith("contrib/")]
+    assert b"Package: dropped" in lzma_text(suite / "main/i18n/Translation-en.xz")
+    def by_hash(path: str) -> str:
+        return f"dists/stable/{path.rpartition('/')[0]}/by-hash/SHA256/{listed[path][1]}"
+
+    with serve_directory(published) as url:
+        # apt's default index targets, English descriptions (the machine may say "none")
+        defaults = _client_with_extras(world.root / "apt-extras-defaults", url,
+                                       world.publisher_key.public_gpg, "Acquire::Languages=en")
+        update = defaults.run("apt-get", "update")
+        assert update.returncode == 0 and _apt_problems(update) == [], (
+            update.stdout + update.stderr)
+        assert by_hash("main/i18n/Translation-en.xz") in url.requests, url.requests
+        url.clear_log()
+        german = _client_with_extras(world.root / "apt-extras-de", url,
+                                     world.publisher_key.public_gpg,
+                                     "Acquire::Languages=de", *CONTENTS_TARGET)
+        update = german.run("apt-get", "update")
+        assert update.returncode == 0 and _apt_problems(update) == [], (
+            update.stdout + update.stderr)
+        for path in ("main/i18n/Translation-de.bz2", "main/Contents-amd64.gz"):
+            assert by_hash(path) in url.requests, (path, url.requests)
+        show = german.run("apt-cache", "show", "hello")
+        assert show.returncode == 0, show.stderr
+        assert "Description-de: Hallo Welt\n Ein Testpaket, auf Deutsch beschrieben." in (
+            show.stdout), show.stdout
+        assert german.run("apt-cache", "show", "dropped").returncode != 0
+        lists = german.root / "var/lib/apt/lists"
+        assert [p for p in lists.iterdir() if "Contents-amd64" in p.name], list(lists.iterdir())
+
+
+def lzma_text(path: Path) -> bytes:
+    import lzma
+
+    return lzma.decompress(path.read_bytes())
+
+
+@pytest.mark.skipif(bool(missing_tools("apt-get", "apt-cache")), reason="needs apt-get")
+def test_mirror_mode_keeps_every_served_translation_and_contents(
+        world: World, extras: ExtrasArchive) -> None:
+    index = _read(world, repo=_extras_repo(extras.url, mode="mirror",
+                                           components=("main", "contrib")))
+    published = _publish(world, index, "extras-mirror", mode="mirror")
+    upstream = sorted(p.relative_to(extras.root) for p in extras.root.rglob("*")
+                      if p.is_file() and "source" not in p.parts)
+    assert any("i18n" in str(p) for p in upstream)
+    for rel in upstream:
+        assert (published / rel).read_bytes() == (extras.root / rel).read_bytes(), rel
+    with serve_directory(published) as url:
+        client = _client_with_extras(world.root / "apt-extras-mirror", url,
+                                     world.upstream_key.public_gpg, "Acquire::Languages=de",
+                                     *CONTENTS_TARGET)
+        update = client.run("apt-get", "update")
+        assert update.returncode == 0 and _apt_problems(update) == [], (
+            update.stdout + update.stderr)
+        show = client.run("apt-cache", "show", "hello")
+        assert "Description-de: Hallo Welt" in show.stdout, show.stdout
+
+
+def test_mirror_mode_keeps_translations_even_when_not_asked(
+        world: World, extras: ExtrasArchive) -> None:
+    """The republished upstream Release lists the Translation files and apt fetches them
+    (Acquire::Languages): mirror mode keeps them whatever include_translations says, so
+    apt-get update does not fail on a 404. Contents stay opt-in (apt-file only)."""
+    index = _read(world, repo=_extras_repo(extras.url, mode="mirror", translations=False,
+                                           contents=False))
+    keys = _extra_keys(index)
+    assert keys and all("/i18n/Translation-" in k for k in keys), keys
+    published = _publish(world, index, "extras-mirror-default", mode="mirror")
+    with serve_directory(published) as url:
+        client = _client_with_extras(world.root / "apt-extras-mirror-default", url,
+                                     world.upstream_key.public_gpg, "Acquire::Languages=de")
+        update = client.run("apt-get", "update")
+        assert update.returncode == 0 and _apt_problems(update) == [], (
+            update.stdout + update.stderr)
+        show = client.run("apt-cache", "show", "hello")
+        assert "Description-de: Hallo Welt" in show.stdout, show.stdout
+
+
+def test_extra_indexes_select_as_debian_lays_them_out() -> None:
+    from chantal_adapters.apt.release import extra_indexes, parse_release
+
+    names = ["main/binary-amd64/Packages.xz", "main/i18n/Translation-en",
+             "main/i18n/Translation-en.bz2", "main/i18n/Translation-pt_BR.bz2",
+             "main/i18n/Translation-en.diff/Index", "main/Contents-amd64",
+             "main/Contents-amd64.gz", "main/Contents-all.gz", "main/Contents-arm64.gz",
+             "main/Contents-udeb-amd64.gz", "main/Contents-source.gz", "Contents-amd64.gz",
+             "contrib/i18n/Translation-en.bz2", "contrib/Contents-amd64.gz"]
+    release = parse_release(render_release([("Components", "main contrib")],
+                                           [(name, name.encode()) for name in names]))
+    chosen = extra_indexes(release, ["main"], ["amd64"], translations=True, contents=True)
+    assert [(e.kind, e.name, [v.path for v in e.variants]) for e in chosen] == [
+        ("contents", "Contents-amd64", ["Contents-amd64.gz"]),
+        ("contents", "main/Contents-all", ["main/Contents-all.gz"]),
+        ("contents", "main/Contents-amd64", ["main/Contents-amd64.gz", "main/Contents-amd64"]),
+        ("translations", "main/i18n/Translation-en",
+         ["main/i18n/Translation-en.bz2", "main/i18n/Translation-en"]),
+        ("translations", "main/i18n/Translation-pt_BR", ["main/i18n/Translation-pt_BR.bz2"]),
+    ]
+    assert extra_indexes(release, ["main"], ["amd64"]) == []
+    only = extra_indexes(release, ["main", "contrib"], ["amd64"], translations=True)
+    assert {e.kind for e in only} == {"translations"} and len(only) == 3

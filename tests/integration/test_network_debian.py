@@ -5,8 +5,12 @@ through the CLI (InRelease verified against the machine's Debian archive keyring
 configuration has no ``verify`` section, so bootstrap falls back to the machine's APT
 keyrings), synced again (only InRelease fetched), published signed with a key made by
 ``chantal key generate``, and a real ``apt-get`` with a private state directory and an
-empty dpkg status resolves ``htop`` from it. The stanza parser is checked against
-python-debian on the full Packages index.
+empty dpkg status resolves ``htop`` from it. ``curl`` (a deep dependency tree: libcurl4,
+libssh2, libldap, Kerberos, nghttp2... down to libc6) is synced the same way into a second
+repository and apt-get resolves every dependency of it from that repository alone. The
+stanza parser is checked against python-debian on the full Packages index, and
+``binary-all`` is not fetched when the Release says the per-architecture indexes list
+those packages.
 
 Skipped, with the reason, when no Debian mirror is configured or reachable (5 s probe),
 or the Debian archive keyring is missing. Every test is marked ``network``.
@@ -133,8 +137,33 @@ def snapshot_state(base: Path) -> tuple[dict[str, str], bytes]:
     return pool, dump.encode()
 
 
+#: The repositories of the configuration: id -> the package name pattern synced with its
+#: dependency closure. ``debian`` (htop, a few packages) is the one most tests use.
+REPOSITORIES = {"debian": "^htop$", "curl": "^curl$"}
+
+
+def _repository(repo_id: str, pattern: str, feed: str, verify: str) -> str:
+    """One item of ``repositories:`` (``verify``: a YAML section added to it, or "")."""
+    lines = [
+        f"- id: {repo_id}",
+        "  type: apt",
+        f"  feed: {feed}",
+        "  with_dependencies: true",
+        "  apt:",
+        f"    distribution: {SUITE}",
+        "    components: [main]",
+        "    architectures: [amd64]",
+        "  filters:",
+        "    patterns:",
+        f'      include: ["{pattern}"]',
+    ]
+    return textwrap.indent("\n".join(lines) + "\n" + textwrap.indent(verify, "  "), "  ")
+
+
 def write_config(base: Path, published: Path, feed: str, *, verify: str = "",
                  gpg: str = "gpg:\n  enabled: false\n") -> Path:
+    """The configuration: every repository of :data:`REPOSITORIES`, each with ``verify``
+    (a repository-level YAML section) when given."""
     path = base / "config.yaml"
     path.write_text(textwrap.dedent(f"""\
         database:
@@ -145,20 +174,9 @@ def write_config(base: Path, published: Path, feed: str, *, verify: str = "",
           published_path: {published}
         download:
           timeout: 30
-        """) + gpg.replace("GNUPG", str(base / "gnupg")) + textwrap.dedent(f"""\
-        repositories:
-          - id: debian
-            type: apt
-            feed: {feed}
-            with_dependencies: true
-            apt:
-              distribution: {SUITE}
-              components: [main]
-              architectures: [amd64]
-            filters:
-              patterns:
-                include: ["^htop$"]
-        """) + textwrap.indent(verify, "    "), encoding="utf-8")
+        """) + gpg.replace("GNUPG", str(base / "gnupg")) + "repositories:\n"
+        + "".join(_repository(repo_id, pattern, feed, verify)
+                  for repo_id, pattern in REPOSITORIES.items()), encoding="utf-8")
     return path
 
 
@@ -207,19 +225,26 @@ def _first_names(relations: str) -> list[str]:
     return [group[0]["name"] for group in deb822.PkgRelation.parse_relations(relations)]
 
 
-def test_sync_takes_htop_and_its_dependencies(synced: Synced, upstream: Upstream,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def _package_names(config: Path, repo_id: str, capsys: pytest.CaptureFixture[str]
+                   ) -> set[str]:
+    """Names of the packages in ``repo_id``'s current version (``package list``)."""
+    capsys.readouterr()
+    assert main(["--config", str(config), "package", "list", "--repo-id", repo_id,
+                 "--format", "json"]) == 0
+    return {p["name"] for p in json.loads(capsys.readouterr().out)}
+
+
+def _assert_closed(package: str, names: set[str], upstream: Upstream) -> None:
+    """``package`` and its direct dependencies are in ``names``, and the set is closed:
+    every Depends/Pre-Depends group of every member has an alternative in it (python-debian
+    parses the relations, the oracle)."""
     from debian import deb822
 
-    capsys.readouterr()
-    assert main(["--config", str(synced.config), "package", "list", "--repo-id", "debian",
-                 "--format", "json"]) == 0
-    names = {p["name"] for p in json.loads(capsys.readouterr().out)}
-    assert "htop" in names
-    htop = upstream.stanza("htop")
-    for dependency in _first_names(htop["Depends"]):
-        assert dependency in names, (dependency, names)
-    # the closure is closed: every Depends/Pre-Depends of every package is in the set
+    assert package in names
+    stanza = upstream.stanza(package)
+    for field in ("Pre-Depends", "Depends"):
+        for dependency in _first_names(stanza[field]) if field in stanza else ():
+            assert dependency in names, (dependency, names)
     for name in names:
         stanza = upstream.stanza(name)
         for field in ("Depends", "Pre-Depends"):
@@ -227,6 +252,11 @@ def test_sync_takes_htop_and_its_dependencies(synced: Synced, upstream: Upstream
                 groups = deb822.PkgRelation.parse_relations(stanza[field])
                 assert all(any(alt["name"] in names for alt in group) for group in groups), \
                     (name, field, stanza[field])
+
+
+def test_sync_takes_htop_and_its_dependencies(synced: Synced, upstream: Upstream,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_closed("htop", _package_names(synced.config, "debian", capsys), upstream)
 
 
 def test_verification_uses_the_machines_keyring(
@@ -281,23 +311,43 @@ def test_second_sync_fetches_only_the_release(synced: Synced, mirror: DebianMirr
         "up-to-date", "success"]
 
 
-def test_published_tree_serves_apt_get(synced: Synced, upstream: Upstream) -> None:
-    assert chantal(synced.config, "publish", "repo", "--repo-id", "debian")[0] == 0
+@contextlib.contextmanager
+def published_client(synced: Synced, repo_id: str) -> Iterator[tuple[AptClient, str]]:
+    """Publish ``repo_id`` (signed), serve the published tree, and yield an apt client
+    (private state, empty dpkg status) whose only source is that repository, after a clean
+    ``apt-get update``; also its repository URL."""
+    assert chantal(synced.config, "publish", "repo", "--repo-id", repo_id)[0] == 0
     key_file = synced.published / "chantal.asc"
-    assert chantal(synced.config, "key", "export", "-o", str(key_file))[0] == 0
-    shown = subprocess.run(["gpg", "--show-keys", "--with-colons", str(key_file)],
-                           capture_output=True, text=True, check=True).stdout
-    assert f"fpr:::::::::{synced.fingerprint}:" in shown
-    htop = upstream.stanza("htop")
-    client_root = synced.base / "apt"
+    if not key_file.exists():
+        assert chantal(synced.config, "key", "export", "-o", str(key_file))[0] == 0
     with serve_as_web_user(synced.published) as web:
-        repo_url = f"{web}debian/latest/"
-        client = AptClient(client_root, repo_url, key_file, suite=SUITE)
+        repo_url = f"{web}{repo_id}/latest/"
+        client = AptClient(synced.base / f"apt-{repo_id}", repo_url, key_file, suite=SUITE)
         (client.root / "etc/apt/sources.list").write_text(
             f"deb [signed-by={key_file}] {repo_url} {SUITE} main\n")
         update = client.run("apt-get", "update")
         assert update.returncode == 0, update.stdout + update.stderr
         assert _apt_problems(update) == [], update.stdout + update.stderr
+        yield client, repo_url
+
+
+def _simulate_install(client: AptClient, package: str) -> set[str]:
+    """``apt-get install --simulate -y package``; asserts a clean resolution and returns the
+    names apt would install."""
+    install = client.run("apt-get", "install", "--simulate", "-y", package)
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert _apt_problems(install) == [], install.stdout + install.stderr
+    return {line.split()[1] for line in install.stdout.splitlines()
+            if line.startswith("Inst ")}
+
+
+def test_published_tree_serves_apt_get(synced: Synced, upstream: Upstream) -> None:
+    key_file = synced.published / "chantal.asc"
+    htop = upstream.stanza("htop")
+    with published_client(synced, "debian") as (client, repo_url):
+        shown = subprocess.run(["gpg", "--show-keys", "--with-colons", str(key_file)],
+                               capture_output=True, text=True, check=True).stdout
+        assert f"fpr:::::::::{synced.fingerprint}:" in shown
 
         policy = client.run("apt-cache", "policy", "htop")
         assert policy.returncode == 0, policy.stderr
@@ -311,12 +361,59 @@ def test_published_tree_serves_apt_get(synced: Synced, upstream: Upstream) -> No
         assert hashlib.sha256(deb.read_bytes()).hexdigest() == htop["SHA256"]
         assert deb.stat().st_size == int(htop["Size"])
 
-        install = client.run("apt-get", "install", "--simulate", "-y", "htop")
-        assert install.returncode == 0, install.stdout + install.stderr
-        assert _apt_problems(install) == [], install.stdout + install.stderr
-        assert f"Inst htop ({htop['Version']}" in install.stdout, install.stdout
+        installed = _simulate_install(client, "htop")
+        assert "htop" in installed
         for dependency in _first_names(htop["Depends"]):
-            assert f"Inst {dependency} " in install.stdout, (dependency, install.stdout)
+            assert dependency in installed, (dependency, installed)
+
+
+def test_deep_dependency_tree_of_curl_resolves_with_apt_get(
+        synced: Synced, upstream: Upstream, capsys: pytest.CaptureFixture[str]) -> None:
+    """curl (libcurl4 -> libssh2, libldap, libgssapi-krb5, libnghttp2... -> libc6): the
+    closure synced with ``with_dependencies`` lets apt-get install curl from our repository
+    alone, with an empty dpkg status, every package apt picks coming from the sync."""
+    code, out = chantal(synced.config, "repo", "sync", "--repo-id", "curl", "--format", "json")
+    assert code == 0, out
+    [report] = json.loads(out)
+    assert report["status"] == "updated"
+    names = _package_names(synced.config, "curl", capsys)
+    _assert_closed("curl", names, upstream)
+    assert {"libcurl4", "libc6", "libssl3"} <= names, names
+    assert len(names) > 30, names  # a deep tree, not just the direct dependencies
+    with published_client(synced, "curl") as (client, _url):
+        installed = _simulate_install(client, "curl")
+    curl = upstream.stanza("curl")
+    assert "curl" in installed
+    for dependency in _first_names(curl["Depends"]):
+        assert dependency in installed, (dependency, installed)
+    # apt resolved everything from our repository: what it installs is what we synced
+    assert installed <= names, installed - names
+    assert "libcurl4" in installed and "libc6" in installed
+
+
+def test_binary_all_is_not_read_when_the_release_says_packages_has_it(
+        synced: Synced, mirror: DebianMirror, upstream: Upstream) -> None:
+    """Debian's Release says ``No-Support-for-Architecture-all: Packages``: the
+    ``Architecture: all`` packages are in ``binary-amd64`` and ``binary-all`` is not fetched
+    (as apt does), yet they are all read."""
+    from chantal_adapters.apt.release import parse_release
+    from chantal_adapters.bootstrap import bootstrap
+
+    release = parse_release(upstream.release_text, source="InRelease")
+    assert release.get("No-Support-for-Architecture-all") == "Packages"
+    assert "main/binary-all/Packages.xz" in release.files
+    svc = bootstrap(str(synced.config))
+    repo = svc.config.repositories[0]
+    fetcher = RecordingFetcher(svc.fetcher_for(repo))
+    index = svc.format_for(repo).read_upstream(
+        repo, fetcher, previous_token=None, select=None, verifier=svc.verifier_for(repo))
+    assert index is not None
+    assert fetcher.urls[0] == f"{mirror.uri}/dists/{SUITE}/InRelease"
+    [packages_url] = fetcher.urls[1:]
+    assert "/main/binary-amd64/" in packages_url, fetcher.urls
+    arch_all = [r for r in index.packages if r.arch == "all"]
+    assert len(arch_all) > 10000
+    assert len(index.packages) == upstream.packages.count(b"\nPackage: ") + 1
 
 
 def test_stanza_parser_equals_python_debian_on_the_full_index(upstream: Upstream) -> None:

@@ -297,6 +297,7 @@ def _verify_repo(url: str, key: Path, extra: str = "") -> str:
               include: ["^gamma$"]
           verify:
             enabled: true
+            gpgcheck: false  # the fixture RPMs are unsigned; repomd.xml.asc is checked
             key_files: [{key}]
         """ + textwrap.indent(textwrap.dedent(extra), "    ")
 

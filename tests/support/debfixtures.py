@@ -27,8 +27,11 @@ __all__ = [
     "GpgKey",
     "build_archive",
     "build_deb",
+    "description_md5",
     "dpkg_fields",
+    "extend_release",
     "missing_tools",
+    "translation_stanza",
 ]
 
 
@@ -194,6 +197,7 @@ def build_archive(
     suite_field: str | None = None,
     valid_for: str | None = None,
     work: str | Path | None = None,
+    contents: bool = False,
 ) -> Path:
     """Build an APT archive with ``reprepro`` at ``dest`` (``dists/`` and ``pool/``).
 
@@ -207,6 +211,8 @@ def build_archive(
     :param suite_field: Release ``Suite`` (default: none).
     :param valid_for: reprepro ``ValidFor`` (``30d``) to write ``Valid-Until``.
     :param work: reprepro's base directory (conf/, db/); default ``<dest>.reprepro``.
+    :param contents: have reprepro write ``<component>/Contents-<arch>.gz`` (``Contents:
+        .gz``; the Release also lists the uncompressed file, which is not written).
     :returns: ``dest``.
     :raises FixtureError: reprepro failed.
     """
@@ -222,6 +228,8 @@ def build_archive(
         lines.append(f"Suite: {suite_field}")
     if valid_for:
         lines.append(f"ValidFor: {valid_for}")
+    if contents:
+        lines.append("Contents: .gz nocompatsymlink")
     if sign_key is not None:
         lines.append(f"SignWith: {sign_key.fingerprint}")
     (base / "conf" / "distributions").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -233,3 +241,65 @@ def build_archive(
               str(path)], env=env)
     _run(["reprepro", "--silent", "-b", str(base), "export", suite], env=env)
     return dest
+
+
+#: Release fields :func:`extend_release` carries over (apt-ftparchive's option names).
+_RELEASE_FIELDS = ("Origin", "Label", "Suite", "Codename", "Architectures", "Components",
+                   "Description")
+
+
+def description_md5(deb: str | Path) -> str:
+    """The ``Description-md5`` apt computes for a package: MD5 of its ``Description`` value
+    (first line and continuation lines as in the control file) plus a newline."""
+    import hashlib
+
+    description = dpkg_fields(deb)["Description"]
+    return hashlib.md5((description + "\n").encode("utf-8")).hexdigest()
+
+
+def translation_stanza(deb: str | Path, lang: str, text: str) -> str:
+    """A ``Translation-<lang>`` stanza for ``deb``: ``Package``, ``Description-md5`` and
+    ``Description-<lang>`` (``text``: first line, then continuation lines)."""
+    name = dpkg_fields(deb)["Package"]
+    body = "\n".join(f" {line}" if i else line for i, line in enumerate(text.split("\n")))
+    return (f"Package: {name}\nDescription-md5: {description_md5(deb)}\n"
+            f"Description-{lang}: {body}\n")
+
+
+def extend_release(dest: str | Path, files: Mapping[str, bytes], *, suite: str = "stable",
+                   sign_key: GpgKey | None = None, unserved: Iterable[str] = ()) -> Path:
+    """Add ``files`` below ``dists/<suite>/`` of an archive and regenerate its Release with
+    ``apt-ftparchive release`` (the fields of the existing Release kept; every file under
+    ``dists/<suite>/`` listed), signed again (``InRelease``, ``Release.gpg``) with
+    ``sign_key`` (``gpg --clearsign`` / ``--detach-sign``).
+
+    :param files: path relative to ``dists/<suite>/`` -> content.
+    :param unserved: paths (relative to ``dists/<suite>/``) listed in the Release, then
+        removed, as Debian's archive lists uncompressed indexes it does not serve.
+    :returns: the new Release file.
+    :raises FixtureError: apt-ftparchive or gpg failed.
+    """
+    directory = Path(dest) / "dists" / suite
+    for relpath, content in files.items():
+        target = directory / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    release = directory / "Release"
+    options: list[str] = []
+    for line in release.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition(": ")
+        if sep and name in _RELEASE_FIELDS:
+            options += ["-o", f"APT::FTPArchive::Release::{name}={value}"]
+    for name in ("Release", "InRelease", "Release.gpg"):
+        (directory / name).unlink(missing_ok=True)
+    text = _run(["apt-ftparchive", *options, "release", "."], cwd=directory)
+    release.write_bytes(text)
+    for relpath in unserved:
+        (directory / relpath).unlink()
+    if sign_key is not None:
+        gpg = ["gpg", "--batch", "--yes", "--no-tty", "--local-user", sign_key.fingerprint]
+        _run([*gpg, "--clearsign", "-o", str(directory / "InRelease"), str(release)],
+             env=sign_key.env)
+        _run([*gpg, "--armor", "--detach-sign", "-o", str(directory / "Release.gpg"),
+              str(release)], env=sign_key.env)
+    return release

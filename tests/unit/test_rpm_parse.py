@@ -457,6 +457,25 @@ def test_select_limits_details_to_kept_packages() -> None:
     assert "/usr/bin/two" in index.packages[0].metadata["filelists"]
 
 
+def test_records_made_by_select_get_details_too() -> None:
+    up = make_upstream()
+    seen: list[PackageRecord] = []
+
+    def select(records: Sequence[PackageRecord]) -> list[PackageRecord]:
+        seen.extend(records)
+        # one of primary's own records, and one copy select made itself
+        return [records[0], attrs.evolve(records[1], summary="changed")]
+
+    index = read(up, select=select)
+    assert index.packages[0] is seen[0]  # completed in place, not copied
+    assert index.packages[1].summary == "changed"
+    for record in index.packages:
+        assert "/usr/share/" + record.name in record.metadata["filelists"]
+        assert "- fixed " + record.name in record.metadata["other"]
+        assert "<package" in record.metadata["primary"]
+    assert "filelists" not in seen[2].metadata  # not kept: nothing added
+
+
 def test_select_keeping_nothing_skips_details() -> None:
     up = make_upstream()
     index = read(up, select=lambda records: [])

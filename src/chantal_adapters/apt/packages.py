@@ -16,13 +16,17 @@ what publishing republishes (with only ``Filename`` changed).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import functools
 import gzip
 import io
 import lzma
 import posixpath
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import IO, Any, Protocol, runtime_checkable
 
 import attrs
@@ -42,7 +46,12 @@ RELATION_FIELDS: Mapping[str, str] = {
     "provides": "Provides",
 }
 
+#: :data:`RELATION_FIELDS` with the lower-cased field names stanzas are keyed by.
+_RELATION_KEYS = tuple((key, field.lower()) for key, field in RELATION_FIELDS.items())
 _KEY_RE = re.compile(r"^(?P<key>[^: \t\n\r\f\v]+)\s*:")
+#: A line that is one field, for stanzas without ``\\r``, continuation or comment lines:
+#: :data:`_KEY_RE` per line (``\\s`` there can only be one of these blanks).
+_FIELD_LINE_RE = re.compile(r"^([^: \t\n\r\f\v]+)[ \t\f\v]*:(.*)$", re.MULTILINE)
 #: Debian package names (Policy 5.6.1, relaxed to upper case and ``_``/``~`` that
 #: third-party repositories use); anything with ``/`` or a leading ``.`` is refused.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.~_-]*$")
@@ -101,6 +110,56 @@ def parse_stanza(text: str, *, line: int = 1) -> Stanza:
     :param line: line number of its first line, for errors and :attr:`Stanza.line`.
     :returns: the stanza; fields follow python-debian's ``Deb822`` parser.
     """
+    if "\r" in text:
+        return _parse_stanza_general(text, line=line)
+    if "\n " not in text and "\n\t" not in text and "\n#" not in text and text[:1] != "#":
+        # no continuation or comment line: when every line is a field, one regex call
+        fields = _FIELD_LINE_RE.findall(text)
+        if len(fields) == text.count("\n") + (not text.endswith("\n")):
+            simple = {key.lower(): value.strip() for key, value in fields}
+            if len(simple) == len(fields):  # no repeated field
+                return Stanza(text=text, values=simple,
+                              names={key.lower(): key for key, _value in fields}, line=line)
+    values: dict[str, str] = {}
+    names: dict[str, str] = {}
+    current: str | None = None
+    parts: list[str] = []
+    for item in text.split("\n"):
+        if not item:
+            continue
+        first = item[0]
+        if first == " " or first == "\t":
+            # a continuation line (a field name never starts with a blank)
+            if current is not None and not item.isspace():
+                parts.append(item)
+            continue
+        if first == "#":
+            continue
+        head, sep, tail = item.partition(":")
+        if sep and head.isascii() and head.replace("-", "").isalnum():
+            key = head  # the common case: an ASCII alphanumeric name right before ":"
+            start = tail.strip()
+        else:
+            match = _KEY_RE.match(item)
+            if match is None:
+                if item[0].isspace() and not item.isspace() and current is not None:
+                    parts.append(item)
+                continue
+            key = match.group("key")
+            start = item[match.end():].strip()
+        if current is not None:
+            values[current] = "\n".join(parts) if len(parts) > 1 else parts[0]
+        current = key.lower()
+        if current not in names:
+            names[current] = key
+        parts = [start]
+    if current is not None:
+        values[current] = "\n".join(parts)
+    return Stanza(text=text, values=values, names=names, line=line)
+
+
+def _parse_stanza_general(text: str, *, line: int = 1) -> Stanza:
+    """:func:`parse_stanza` for any text (carriage returns included), line by line."""
     values: dict[str, str] = {}
     names: dict[str, str] = {}
     current: str | None = None
@@ -144,19 +203,12 @@ def iter_lines(stream: Readable, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         yield rest
 
 
-def iter_stanzas(stream: Readable | Iterable[bytes]) -> Iterator[Stanza]:
-    """Iterate the stanzas of a Deb822 index, streaming.
-
-    :param stream: the decompressed index as a binary file (read in chunks) or an iterable
-        of lines.
-    :returns: an iterator of stanzas; paragraphs without any field (comments only) are
-        skipped, as python-debian does.
-    """
+def _stanzas_of_lines(source: Iterable[bytes], first: int = 1) -> Iterator[Stanza]:
+    """Stanzas of an iterable of lines (each with its line end), the first being line
+    ``first``; any line that is empty once its ``\\r``/``\\n`` are stripped separates."""
     lines: list[bytes] = []
-    start = 1
-    number = 0
-    source: Iterable[bytes] = (iter_lines(stream) if isinstance(stream, Readable)
-                               else stream)
+    start = first
+    number = first - 1
     for raw in source:
         number += 1
         if not raw.strip(b"\r\n"):
@@ -172,6 +224,74 @@ def iter_stanzas(stream: Readable | Iterable[bytes]) -> Iterator[Stanza]:
         stanza = parse_stanza(_decode(b"".join(lines)), line=start)
         if stanza.values:
             yield stanza
+
+
+def _stanzas_of_blocks(piece: bytes, first: int) -> Iterator[Stanza]:
+    """Stanzas of ``piece``: whole stanzas without ``\\r``, each followed by ``\\n\\n``
+    (the last one's separator removed by the caller), the first line being line ``first``.
+    The same stanzas, texts and line numbers as :func:`_stanzas_of_lines`, faster: the
+    text is split at blank lines in one call and decoded at once."""
+    try:
+        blocks = piece.decode("utf-8").split("\n\n")
+    except UnicodeDecodeError:  # some stanza is not UTF-8: decode each on its own
+        blocks = [_decode(block) for block in piece.split(b"\n\n")]
+    number = first
+    for block in blocks:
+        # blank lines beyond the first: leading newlines (or trailing, in the last block)
+        body = block.strip("\n")
+        if body:
+            stanza = parse_stanza(body + "\n",
+                                  line=number + len(block) - len(block.lstrip("\n")))
+            if stanza.values:
+                yield stanza
+        number += block.count("\n") + 2
+
+
+def iter_stanzas(stream: Readable | Iterable[bytes], chunk_size: int = 1 << 20
+                 ) -> Iterator[Stanza]:
+    """Iterate the stanzas of a Deb822 index, streaming.
+
+    A stream is read ``chunk_size`` bytes at a time; the stanzas complete in what was read
+    are split at blank lines at once (line by line only where a ``\\r`` appears), so memory
+    stays bounded by the chunk size plus the longest stanza.
+
+    :param stream: the decompressed index as a binary file (read in chunks) or an iterable
+        of lines.
+    :returns: an iterator of stanzas; paragraphs without any field (comments only) are
+        skipped, as python-debian does.
+    """
+    if not isinstance(stream, Readable):
+        yield from _stanzas_of_lines(stream)
+        return
+    rest = b""
+    number = 1  # the line number of rest's first line
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        buffer = rest + chunk if rest else chunk
+        cut = buffer.rfind(b"\n\n")
+        if cut < 0:
+            rest = buffer
+            continue
+        piece, rest = buffer[:cut], buffer[cut + 2:]
+        if b"\r" in piece:
+            yield from _stanzas_of_lines(_split_lines(piece + b"\n\n"), number)
+        else:
+            yield from _stanzas_of_blocks(piece, number)
+        number += piece.count(b"\n") + 2
+    if rest:
+        yield from _stanzas_of_lines(_split_lines(rest), number)
+
+
+def _split_lines(data: bytes) -> Iterator[bytes]:
+    """The lines of ``data``, each with its ``\\n`` (the last one may lack it)."""
+    lines = data.split(b"\n")
+    last = lines.pop()
+    for line in lines:
+        yield line + b"\n"
+    if last:
+        yield last
 
 
 def open_index(data: bytes | IO[bytes], path: str) -> Readable:
@@ -197,19 +317,97 @@ def open_index(data: bytes | IO[bytes], path: str) -> Readable:
     return raw
 
 
+class ReadAhead:
+    """A :class:`Readable` over ``stream`` read by a background thread, up to ``depth``
+    chunks of ``chunk_size`` bytes ahead of the reader.
+
+    The decompressors (lzma, zlib, bz2, zstd) release the GIL while they work, so an index
+    is decompressed on another core while the stanzas already read are parsed. An error
+    of the stream is raised by :meth:`read`, as the stream itself would raise it. Call
+    :meth:`close` when done (also when abandoning it early): the thread then stops.
+
+    :param stream: the binary stream to read (it is read only by the thread).
+    :param chunk_size: bytes per read of ``stream``.
+    :param depth: chunks held at most.
+    """
+
+    def __init__(self, stream: Readable, *, chunk_size: int = 1 << 20, depth: int = 4) -> None:
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._pending = b""
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, args=(stream, chunk_size),
+                                        name="chantal-index-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self, stream: Readable, chunk_size: int) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = stream.read(chunk_size)
+                self._put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the reader, raised by read()
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all the rest when negative); ``b""`` at the end.
+
+        :raises Exception: what reading the underlying stream raised.
+        """
+        parts = [self._pending] if self._pending else []
+        have = len(self._pending)
+        self._pending = b""
+        while not self._finished and (size < 0 or have < size):
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._finished = True
+                raise item
+            if not item:
+                self._finished = True
+                break
+            parts.append(item)
+            have += len(item)
+            if size >= 0:
+                break  # one chunk at a time: the caller asked for at most size bytes
+        data = b"".join(parts)
+        if 0 <= size < len(data):
+            data, self._pending = data[:size], data[size:]
+        return data
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (its current read of the stream finishes)."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        self._thread.join()
+
+
 def iter_index(data: bytes, path: str, *, source: str = "") -> Iterator[Stanza]:
-    """Decompress and parse an index held in memory.
+    """Decompress and parse an index held in memory (decompressing in a
+    :class:`ReadAhead` thread while parsing).
 
     :param data: the (compressed) index as fetched.
     :param path: its path or URL (the extension selects the decompressor).
     :param source: URL named in errors.
     :raises MetadataError: the data cannot be decompressed.
     """
-    stream = open_index(data, path)
+    stream = ReadAhead(open_index(data, path))
     try:
         yield from iter_stanzas(stream)
     except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
         raise MetadataError(source or path, f"cannot decompress index: {exc}") from exc
+    finally:
+        stream.close()
 
 
 # --- versions and relations -------------------------------------------------------------
@@ -237,7 +435,7 @@ def split_version(text: str, *, source: str = "") -> tuple[int, str, str]:
     value = text.strip(" \t")
     if not value:
         raise bad("empty")
-    if any(ch in " \t" for ch in value):
+    if " " in value or "\t" in value:
         raise bad("embedded blanks")
     epoch = 0
     head, colon, rest = value.partition(":")
@@ -276,8 +474,30 @@ def _plain_relation(rel: Mapping[str, Any]) -> dict[str, Any]:
 _COMMA_RE = re.compile(r"\s*,\s*")
 
 
+_PIPE_RE = re.compile(r"\s*\|\s*")
+#: A relation without architecture or build-profile restrictions: the prefix of
+#: python-debian's ``PkgRelation`` relation pattern, anchored at both ends.
+_SIMPLE_REL_RE = re.compile(
+    r"(?P<name>[a-zA-Z0-9][a-zA-Z0-9.+\-]*)"
+    r"(?::(?P<archqual>[a-zA-Z0-9][a-zA-Z0-9-]*))?"
+    r"(?:\s*\(\s*(?P<relop>[>=<]+)\s*(?P<version>[0-9a-zA-Z:\-+~.]+)\s*\))?")
+
+
 @functools.lru_cache(maxsize=131072)
 def _parse_group_cached(text: str) -> tuple[dict[str, Any], ...]:
+    # the common case (plain names, versions, arch qualifiers) without python-debian's
+    # general parser; anything else (``[arch]``, ``<profile>``, oddities) goes through it
+    relations = []
+    for alternative in _PIPE_RE.split(text):
+        match = _SIMPLE_REL_RE.fullmatch(alternative)
+        if match is None:
+            break
+        name, archqual, relop, version = match.groups()
+        relations.append({"name": name, "archqual": archqual,
+                          "version": [relop, version] if relop else None,
+                          "arch": None, "restrictions": None})
+    else:
+        return tuple(relations)
     parsed = deb822.PkgRelation.parse_relations(text)
     return tuple(_plain_relation(rel) for rel in parsed[0]) if parsed else ()
 
@@ -323,7 +543,7 @@ def check_relpath(path: str, *, source: str, what: str = "Filename") -> str:
     if path.startswith("/") or _UNSAFE_CHARS_RE.search(path):
         raise MetadataError(source, f"unsafe {what} {path!r}: absolute or control characters")
     parts = path.split("/")
-    if any(part in ("", "..") for part in parts) or all(part == "." for part in parts):
+    if "" in parts or ".." in parts or all(part == "." for part in parts):
         raise MetadataError(source, f"unsafe {what} {path!r}: '..' or empty component")
     return path
 
@@ -382,7 +602,7 @@ def _int_field(stanza: Stanza, name: str, where: str) -> int:
 
 
 def _required(stanza: Stanza, name: str, where: str) -> str:
-    value = stanza.get(name)
+    value = stanza.values.get(name.lower())
     if value is None or not value.strip():
         raise MetadataError(where, f"missing {name}")
     return value.strip()
@@ -410,17 +630,18 @@ def record_from_stanza(
     :raises MetadataError: missing Package/Version/Architecture/Filename/Size, an invalid
         version or name, or a Filename that is absolute or contains ``..``.
     """
+    values = stanza.values
     where = _where(source, stanza)
     name = _check_name(_required(stanza, "Package", where), "Package", where)
     epoch, version, release = split_version(_required(stanza, "Version", where), source=where)
     arch = _required(stanza, "Architecture", where)
     location = check_relpath(_required(stanza, "Filename", where), source=where)
     size = _int_field(stanza, "Size", where)
-    sha256 = (stanza.get("sha256") or "").strip().lower()
+    sha256 = (values.get("sha256") or "").strip().lower()
     checksum_type, checksum = "sha256", sha256
     if not sha256:
         for field, kind in (("sha512", "sha512"), ("sha1", "sha1"), ("md5sum", "md5")):
-            value = stanza.get(field)
+            value = values.get(field)
             if value:
                 checksum_type, checksum = kind, value.strip().lower()
                 break
@@ -428,10 +649,10 @@ def record_from_stanza(
             raise MetadataError(where, "no checksum (SHA256, SHA512, SHA1 or MD5sum)")
     elif not _SHA256_RE.match(sha256):
         raise MetadataError(where, f"invalid SHA256 {sha256!r}")
-    description = stanza.get("description")
+    description = values.get("description")
     metadata: dict[str, Any] = {"stanza": stanza.text}
-    for key, field in RELATION_FIELDS.items():
-        value = stanza.get(field)
+    for key, field in _RELATION_KEYS:
+        value = values.get(field)
         if value is not None and value.strip():
             metadata[key] = parse_relations(value)
     if suite is not None:
@@ -450,12 +671,13 @@ def record_from_stanza(
         checksum_type=checksum_type,
         checksum=checksum,
         source_name=source_name(stanza, where=where) or name,
-        group=stanza.get("section"),
-        vendor=stanza.get("maintainer"),
+        group=values.get("section"),
+        vendor=values.get("maintainer"),
         summary=description.split("\n", 1)[0].strip() if description is not None else None,
         component=component,
-        priority=stanza.get("priority"),
-        metadata=metadata,
+        priority=values.get("priority"),
+        # read-only as PackageRecord keeps it; wrapped here, it is not copied again
+        metadata=MappingProxyType(metadata),
     )
 
 
@@ -695,6 +917,7 @@ def _field_text(name: str, value: str) -> str:
 __all__ = [
     "COMPRESSIONS",
     "RELATION_FIELDS",
+    "ReadAhead",
     "Readable",
     "Stanza",
     "check_relpath",

@@ -10,10 +10,15 @@ Two modes (``PublishOptions.mode``):
         dists/<suite>/<component>/binary-<arch>/Packages{,.gz,.xz} + Release
         dists/<suite>/<component>/source/Sources{,.gz,.xz} + Release   (source packages)
         dists/<suite>/<component>/.../by-hash/{MD5Sum,SHA256}/<digest> (Acquire-By-Hash)
+        dists/<suite>/<component>/i18n/Translation-<lang>.<ext>   (apt.include_translations)
+        dists/<suite>/<component>/Contents-<arch>.<ext>           (apt.include_contents)
         pool/<component>/<prefix>/<source>/<file>  hardlinks from the content pool
 
     Stanzas are upstream's, byte for byte, with only ``Filename`` (``Directory`` for
     Sources) changed to the pool path, and the per-package ``overrides`` applied.
+    Translation and Contents files kept by the sync are upstream's, unchanged (the
+    compression the sync kept), listed in the Release with their checksums, together with
+    upstream's entry for the uncompressed name (not served, as in Debian's archive).
     ``Architecture: all`` packages are listed in every ``binary-<arch>`` index (and in
     ``binary-all`` when ``all`` is one of the architectures, with
     ``No-Support-for-Architecture-all: Packages`` as Debian writes it).
@@ -48,8 +53,12 @@ from chantal_adapters.apt.packages import (
 )
 from chantal_adapters.apt.release import (
     BY_HASH_DIRS,
+    CHECKSUM_FIELDS,
+    EXTRA_SUFFIXES,
+    IndexEntry,
     ReleaseFile,
     format_date,
+    is_extra_index,
     parse_release,
     render_release,
 )
@@ -77,6 +86,8 @@ class SuiteLayout:
     :ivar architectures: architectures (``all`` included when wanted), in order.
     :ivar sources: whether ``source/Sources`` indexes are written.
     :ivar upstream: upstream's Release for default field values, or ``None``.
+    :ivar upstream_path: the upstream Release's directory from the repository root
+        (``dists/bookworm``), where its ``raw:`` extras are stored; "" when none.
     """
 
     name: str
@@ -85,6 +96,7 @@ class SuiteLayout:
     architectures: tuple[str, ...]
     sources: bool = False
     upstream: ReleaseFile | None = None
+    upstream_path: str = ""
 
 
 def layout_extra(suites: Iterable[tuple[str, Sequence[str], Sequence[str], bool]]) -> bytes:
@@ -169,7 +181,8 @@ def resolve_layout(packages: Sequence[PackageRecord], extras: Mapping[str, bytes
         sources = bool(entry.get("sources")) or any(r.arch == "source" for r in records)
         result.append((SuiteLayout(name=name, key=key, components=components,
                                    architectures=archs, sources=sources,
-                                   upstream=_upstream_release(extras, key)), records))
+                                   upstream=_upstream_release(extras, key),
+                                   upstream_path=str(entry.get("path", ""))), records))
     return result
 
 
@@ -337,6 +350,55 @@ def _write_index(writer: _Writer, base: str, relbase: str, data: bytes,
             _by_hash(writer, f"{base}/{relbase}{suffix}", content, TABLES)
 
 
+def _extra_files(extras: Mapping[str, bytes], layout: SuiteLayout
+                 ) -> list[tuple[str, bytes]]:
+    """The Translation and Contents files the sync kept for ``layout``'s upstream suite
+    (``apt.include_translations`` / ``apt.include_contents``), as ``(path relative to the
+    Release directory, content)``, for the components published; upstream's files are
+    republished unchanged, even in a filtered repository (apt ignores translations and
+    Contents lines of packages it does not list)."""
+    if layout.upstream is None:
+        return []
+    prefix = f"raw:{layout.upstream_path}/" if layout.upstream_path else "raw:"
+    found = []
+    for key, data in extras.items():
+        if not key.startswith(prefix):
+            continue
+        relpath = key[len(prefix):]
+        if is_extra_index(relpath, layout.components) and relpath in layout.upstream.files:
+            found.append((relpath, data))
+    return sorted(found)
+
+
+def _entry(path: str, data: bytes) -> IndexEntry:
+    return IndexEntry(path=path, size=len(data), checksums={
+        table: hashlib.new(CHECKSUM_FIELDS[table][1], data).hexdigest() for table in TABLES})
+
+
+def _unserved_entries(layout: SuiteLayout, served: Sequence[str]) -> list[IndexEntry]:
+    """Upstream's Release entries of the uncompressed Translation/Contents files whose
+    compressed form is republished: apt only fetches an index whose uncompressed name the
+    Release lists (it checks the decompressed content against it), and Debian's archive
+    lists that name without serving the file, as reprepro does. The entries are copied
+    (``MD5Sum``/``SHA256`` only); the file stays unserved, as upstream."""
+    if layout.upstream is None:
+        return []
+    found = []
+    for path in {_strip_suffix(p) for p in served} - set(served):
+        entry = layout.upstream.files.get(path)
+        if entry is not None:
+            found.append(attrs.evolve(entry, checksums={
+                t: v for t, v in entry.checksums.items() if t in TABLES}))
+    return found
+
+
+def _strip_suffix(path: str) -> str:
+    for suffix in EXTRA_SUFFIXES:
+        if suffix and path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
 def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
                       extras: Mapping[str, bytes], options: PublishOptions) -> None:
     """Write the ``filtered``/``hosted`` tree (see the module docstring).
@@ -369,7 +431,16 @@ def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
                 release = _directory_release(fields, component, "source")
                 writer.write(f"{base}/{component}/source/Release", release)
                 listed.append((f"{component}/source/Release", release))
-        text = render_release(list(fields.items()), sorted(listed), tables=TABLES)
+        extra_files = _extra_files(extras, layout)
+        for relpath, data in extra_files:
+            writer.write(f"{base}/{relpath}", data)
+            listed.append((relpath, data))
+            if options.by_hash:
+                _by_hash(writer, f"{base}/{relpath}", data, TABLES)
+        entries = [_entry(path, data) for path, data in listed]
+        entries += _unserved_entries(layout, [path for path, _ in extra_files])
+        text = render_release(list(fields.items()), sorted(entries, key=lambda e: e.path),
+                              tables=TABLES)
         writer.write(f"{base}/Release", text)
         if options.signer is not None:
             try:

@@ -306,12 +306,114 @@ def render_release(
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
+#: Compressions of optional indexes (Translation, Contents) in order of preference:
+#: the smallest apt reads first, the uncompressed file (often listed, rarely served) last.
+EXTRA_SUFFIXES: tuple[str, ...] = (".xz", ".bz2", ".gz", ".zst", ".lzma", "")
+
+
+@attrs.frozen(kw_only=True)
+class ExtraIndex:
+    """An optional index a Release lists besides Packages/Sources: one logical file with
+    the compressed variants the Release lists for it.
+
+    :ivar kind: ``translations`` (``<component>/i18n/Translation-<lang>``) or ``contents``
+        (``<component>/Contents-<arch>``, or the legacy suite-level ``Contents-<arch>``).
+    :ivar name: path relative to the Release directory without compression suffix
+        (``main/i18n/Translation-en``).
+    :ivar variants: the listed files, best compression first (:data:`EXTRA_SUFFIXES`).
+    """
+
+    kind: str
+    name: str
+    variants: tuple[IndexEntry, ...]
+
+
+def _translation_name(path: str, components: Sequence[str]) -> str | None:
+    component, sep, rest = path.partition("/i18n/Translation-")
+    if not sep or component not in components or not rest or "/" in rest:
+        return None
+    return f"{component}/i18n/Translation-{_strip_suffix(rest)}"
+
+
+def _contents_name(path: str, components: Sequence[str], archs: Sequence[str]) -> str | None:
+    directory, _, base = path.rpartition("/")
+    if directory and directory not in components:
+        return None
+    stem = _strip_suffix(base)
+    if not stem.startswith("Contents-") or stem[len("Contents-"):] not in archs:
+        return None  # Contents-udeb-<arch>, Contents-source... are not read
+    return f"{directory}/{stem}" if directory else stem
+
+
+def _strip_suffix(name: str) -> str:
+    for suffix in EXTRA_SUFFIXES:
+        if suffix and name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def extra_indexes(release: ReleaseFile, components: Sequence[str],
+                  architectures: Sequence[str], *, translations: bool = False,
+                  contents: bool = False) -> list[ExtraIndex]:
+    """The Translation and Contents files of ``release`` for the components and
+    architectures read (the layout Debian's archive uses, see the Debian wiki page
+    *DebianRepository/Format*, sections "Translation indices" and "Contents indices").
+
+    Translations of every language listed are kept (APT reads the ones its
+    ``Acquire::Languages`` asks for). Contents are those of each architecture and of
+    ``all``; ``Contents-udeb-*`` (debian-installer) and ``Contents-source`` are not read.
+
+    :param release: the suite's Release.
+    :param components: the components read (``main``...).
+    :param architectures: the architectures read (``amd64``...; ``all`` is added).
+    :param translations: include ``<component>/i18n/Translation-*``.
+    :param contents: include ``<component>/Contents-<arch>`` and ``Contents-<arch>``.
+    :returns: one :class:`ExtraIndex` per logical file, sorted by name; empty when both
+        flags are off.
+    """
+    if not translations and not contents:
+        return []
+    archs = [*architectures, *([] if "all" in architectures else ["all"])]
+    groups: dict[tuple[str, str], list[IndexEntry]] = {}
+    for path, entry in release.files.items():
+        kind, name = "", None
+        if translations:
+            kind, name = "translations", _translation_name(path, components)
+        if name is None and contents:
+            kind, name = "contents", _contents_name(path, components, archs)
+        if name is not None:
+            groups.setdefault((kind, name), []).append(entry)
+    order = {suffix: rank for rank, suffix in enumerate(EXTRA_SUFFIXES)}
+
+    def rank(entry: IndexEntry) -> int:
+        base = entry.path.rpartition("/")[2]
+        return min((order[s] for s in EXTRA_SUFFIXES if s and base.endswith(s)),
+                   default=order[""])
+
+    return [ExtraIndex(kind=kind, name=name, variants=tuple(sorted(entries, key=rank)))
+            for (kind, name), entries in sorted(groups.items(), key=lambda item: item[0][1])]
+
+
+def is_extra_index(relpath: str, components: Sequence[str]) -> bool:
+    """Whether ``relpath`` (relative to a Release directory) is a Translation or Contents
+    file of one of ``components`` (or a suite-level ``Contents-*``): the files
+    :func:`extra_indexes` selects, whatever the architecture."""
+    if _translation_name(relpath, components) is not None:
+        return True
+    directory, _, base = relpath.rpartition("/")
+    return (not directory or directory in components) and base.startswith("Contents-")
+
+
 __all__ = [
     "BY_HASH_DIRS",
     "CHECKSUM_FIELDS",
+    "EXTRA_SUFFIXES",
+    "ExtraIndex",
     "IndexEntry",
     "ReleaseFile",
+    "extra_indexes",
     "format_date",
+    "is_extra_index",
     "parse_release",
     "render_release",
     "strip_clearsign",

@@ -22,7 +22,9 @@ Extras returned (all bytes; the sync stores them in the pool, deduplicated by SH
   ``dists/<suite>/InRelease`` (or ``Release`` + ``Release.gpg``) and each index parsed
   (``dists/<suite>/main/binary-amd64/Packages.xz``). In ``mode: mirror`` also every other
   compression of those indexes and the per-directory ``Release`` files the Release lists,
-  so the tree can be republished byte for byte;
+  so the tree can be republished byte for byte. With ``apt.include_translations`` /
+  ``apt.include_contents`` also ``<component>/i18n/Translation-*`` and
+  ``<component>/Contents-<arch>`` (best served compression; every one in mirror mode);
 * ``apt:layout``: JSON describing the suites, components and architectures read (used by
   publishing to write indexes for exactly those, empty ones included).
 
@@ -53,6 +55,7 @@ from chantal_adapters.apt.release import (
     CHECKSUM_FIELDS,
     IndexEntry,
     ReleaseFile,
+    extra_indexes,
     parse_release,
     strip_clearsign,
 )
@@ -63,6 +66,7 @@ from chantal_core.errors import (
     MetadataError,
     SignatureError,
 )
+from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord
 from chantal_core.ports import Fetcher, Selector, UpstreamIndex, Verifier
 
@@ -268,12 +272,20 @@ def _invalid(exc: SignatureError, on_invalid: str) -> None:
     raise exc
 
 
-def plan_targets(suite: SuiteRelease, apt: Any) -> tuple[list[IndexTarget], list[str], list[str]]:
+def plan_targets(suite: SuiteRelease, apt: Any, *, skip_redundant_all: bool = True
+                 ) -> tuple[list[IndexTarget], list[str], list[str]]:
     """The indexes to read for one suite, with the components and architectures chosen.
 
     Components/architectures: the configured ones, or all the Release lists (``source``
     excluded from architectures). ``binary-all`` is read when ``all`` is configured or
     listed, and only if the Release has it (its packages also appear in ``binary-<arch>``).
+    When the Release says ``No-Support-for-Architecture-all: Packages`` (Debian's archive
+    does), the ``Architecture: all`` packages are listed in every ``binary-<arch>`` index
+    and clients ignore ``binary-all`` (DebianRepository/Format on the Debian wiki; apt
+    does not fetch it then): with ``skip_redundant_all`` it is not read either, unless
+    ``all`` is configured explicitly.
+
+    :param skip_redundant_all: ``False`` (mirror mode) reads ``binary-all`` all the same.
 
     :returns: ``(targets, components, architectures)``.
     :raises MetadataError: a configured component or architecture the Release does not list.
@@ -305,13 +317,15 @@ def plan_targets(suite: SuiteRelease, apt: Any) -> tuple[list[IndexTarget], list
             raise MetadataError(release.source,
                                 f"architecture(s) {unknown} not provided; upstream lists "
                                 f"{' '.join(listed_archs)}")
+    redundant_all = skip_redundant_all and (
+        (release.get("No-Support-for-Architecture-all") or "").strip() == "Packages")
     targets = []
     for component in components:
         for arch in archs:
             targets.append(IndexTarget(directory=f"{component}/binary-{arch}",
                                        basename="Packages", component=component, arch=arch,
                                        optional=arch == "all"))
-        if "all" not in archs:
+        if "all" not in archs and not redundant_all:
             targets.append(IndexTarget(directory=f"{component}/binary-all",
                                        basename="Packages", component=component, arch="all",
                                        optional=True))
@@ -466,6 +480,18 @@ def read_apt_upstream(
     if previous_token is not None and previous_token == token:
         return None
 
+    with gc_paused():
+        return _read_indexes(repo, fetcher, releases, apt, token=token, feed=feed,
+                             select=select, verifier=verifier, opted_out=opted_out,
+                             details=details, previous_extras=previous_extras)
+
+
+def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease], apt: Any, *,
+                  token: str, feed: str, select: Selector | None, verifier: Verifier | None,
+                  opted_out: bool, details: bool,
+                  previous_extras: Mapping[str, bytes] | None) -> UpstreamIndex:
+    """The indexes of every suite read, parsed, deduplicated and selected (the second half
+    of :func:`read_apt_upstream`, run with the cyclic garbage collector paused)."""
     mirror = getattr(repo, "mode", "filtered") == "mirror"
     cache = _Cache(previous_extras)
     extras: dict[str, bytes] = {}
@@ -478,7 +504,8 @@ def read_apt_upstream(
             extras[f"raw:{path}"] = data
         if mirror and details:
             _mirror_release_files(fetcher, suite_release, verifier, opted_out, extras)
-        targets, components, archs = plan_targets(suite_release, apt)
+        targets, components, archs = plan_targets(suite_release, apt,
+                                                  skip_redundant_all=not mirror)
         found = 0
         for target in targets:
             entry = choose_variant(release, target)
@@ -498,6 +525,9 @@ def read_apt_upstream(
             records.extend(parsed)
             if mirror and details:
                 _mirror_companions(fetcher, suite_release, target, entry, cache, extras)
+        if details and not suite_release.flat:
+            _fetch_extra_indexes(fetcher, suite_release, apt, components, archs, cache,
+                                 extras, every_variant=mirror)
         if found == 0:
             wanted = ", ".join(t.relpath() for t in targets if not t.optional) or "Packages"
             raise MetadataError(release.source,
@@ -512,6 +542,7 @@ def read_apt_upstream(
         })
     extras["apt:layout"] = json.dumps({"suites": layout}, sort_keys=True).encode()
     unique: Sequence[PackageRecord] = dedupe(records)
+    del records  # only the selected records live on (the collector is paused)
     if select is not None:
         unique = select(unique)
     revision = "; ".join(
@@ -556,6 +587,42 @@ def _mirror_companions(fetcher: Fetcher, suite: SuiteRelease, target: IndexTarge
             continue
         data, _url = fetch_index(fetcher, suite, entry, cache)
         extras[f"raw:{_join(suite.path, relpath)}"] = data
+
+
+def _fetch_extra_indexes(fetcher: Fetcher, suite: SuiteRelease, apt: Any,
+                         components: Sequence[str], archs: Sequence[str], cache: _Cache,
+                         extras: dict[str, bytes], *, every_variant: bool) -> None:
+    """``apt.include_translations`` / ``apt.include_contents``: the Translation and Contents
+    files the Release lists (see :func:`~chantal_adapters.apt.release.extra_indexes`),
+    verified against the Release, kept as ``raw:<path>`` extras.
+
+    The best listed compression that the mirror serves is kept (a listed file answering
+    404/403/410 is skipped: Debian lists uncompressed files it does not serve); with
+    ``every_variant`` (``mode: mirror``) every served variant is kept, and Translation files
+    are kept whatever ``include_translations`` says: the republished Release lists them and
+    apt fetches them (404 would fail ``apt-get update``).
+    """
+    wanted = extra_indexes(suite.release, components, archs,
+                           # a republished upstream Release lists them: apt fetches them
+                           translations=every_variant or bool(
+                               getattr(apt, "include_translations", False)),
+                           contents=bool(getattr(apt, "include_contents", False)))
+    for extra in wanted:
+        kept = 0
+        for entry in extra.variants:
+            try:
+                data, _url = fetch_index(fetcher, suite, entry, cache)
+            except FetchError as exc:
+                if exc.status in _MISSING:
+                    continue
+                raise
+            extras[f"raw:{_join(suite.path, entry.path)}"] = data
+            kept += 1
+            if not every_variant:
+                break
+        if not kept:
+            log.warning("%s: %s is listed but none of its files is served; skipped",
+                        suite.release.source, extra.name)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Connection, Engine, Row
 from chantal_adapters.sql import schema as s
 from chantal_adapters.sql.migrate import check_schema
 from chantal_core.errors import CatalogError, ChantalError, ConflictError, NotFoundError
+from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord, Publication, Snapshot, SyncHistoryEntry
 from chantal_core.ports import RepositoryState, SyncCommit
 
@@ -82,6 +83,26 @@ def row_to_package(row: Row[Any] | Any) -> PackageRecord:
         license=m["license"], group=m["grp"], vendor=m["vendor"], summary=m["summary"],
         component=m["component"], priority=m["priority"], metadata=m["metadata"] or {},
     )
+
+
+#: ``packages`` columns of :meth:`SqlCatalog.version_listing`: all but ``metadata``.
+_LISTING_COLUMNS = tuple(col for col in s.packages.c if col.name != "metadata")
+
+
+#: ``metadata`` read as JSON text and decoded by :func:`json.loads` directly: about a fifth
+#: faster than the ``JSON`` type's result processing on large versions.
+_METADATA_TEXT = sa.cast(s.packages.c.metadata, sa.Text).label("metadata_json")
+
+
+def _listing_record(row: Row[Any] | Any, metadata: Any = None) -> PackageRecord:
+    """The record of a row of :data:`_LISTING_COLUMNS` with ``metadata`` (``None``: empty)."""
+    return PackageRecord(
+        format=row.format, name=row.name, epoch=row.epoch, version=row.version,
+        release=row.release, arch=row.arch, sha256=row.sha256, size=row.size,
+        filename=row.filename, location=row.location, checksum_type=row.checksum_type,
+        checksum=row.checksum, source_name=row.source_name, build_time=row.build_time,
+        license=row.license, group=row.grp, vendor=row.vendor, summary=row.summary,
+        component=row.component, priority=row.priority, metadata=metadata)
 
 
 def _row_to_snapshot(row: Row[Any]) -> Snapshot:
@@ -424,12 +445,99 @@ class SqlCatalog:
 
         :raises NotFoundError: unknown repository or version.
         """
-        with self._tx(f"reading packages of {repo_id!r}") as conn:
+        with self._tx(f"reading packages of {repo_id!r}") as conn, gc_paused():
             number = self._resolve(conn, repo_id, version)
             rows = conn.execute(
-                sa.select(s.packages).join(s.content, s.content.c.sha256 == s.packages.c.sha256)
+                sa.select(*_LISTING_COLUMNS, _METADATA_TEXT)
+                .join(s.content, s.content.c.sha256 == s.packages.c.sha256)
                 .where(self._alive_at(repo_id, number))).all()
-        return sorted((row_to_package(r) for r in rows), key=_package_sort_key)
+            loads = json.loads
+            try:
+                records = [_listing_record(r, loads(r.metadata_json) if r.metadata_json
+                                           else None) for r in rows]
+            except ValueError as exc:
+                raise CatalogError(f"catalog {self._where}: a package of {repo_id!r} has "
+                                   f"malformed metadata JSON: {exc}") from exc
+            return sorted(records, key=_package_sort_key)
+
+    def version_listing(self, repo_id: str, version: int | None = None) -> list[PackageRecord]:
+        """Records of a version with ``metadata`` empty, in package-list order: the
+        ``metadata`` JSON column is not read, which makes this several times faster than
+        :meth:`version_packages` on large versions.
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        with self._tx(f"reading the package list of {repo_id!r}") as conn, gc_paused():
+            number = self._resolve(conn, repo_id, version)
+            rows = conn.execute(
+                sa.select(*_LISTING_COLUMNS)
+                .join(s.content, s.content.c.sha256 == s.packages.c.sha256)
+                .where(self._alive_at(repo_id, number))).all()
+            return sorted(map(_listing_record, rows), key=_package_sort_key)
+
+    def version_changes(self, repo_id: str, old: int, new: int
+                        ) -> tuple[list[PackageRecord], list[PackageRecord]]:
+        """Both versions' records (``metadata`` empty) of the ``(name, arch)`` whose
+        membership differs, each list in package-list order.
+
+        The ``content`` rows whose interval starts or ends between the two versions give
+        the changed ``(name, arch)`` (one statement, by the ``(repo_id, added_in)`` and
+        ``(repo_id, removed_in)`` indexes); then the rows of those names alive in either
+        version are read by the ``packages (name, arch)`` index (one statement per
+        :data:`IN_CHUNK` names on SQLite, one ``= ANY(text[])`` on PostgreSQL).
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        c = s.content.c
+        p = s.packages.c
+        with self._tx(f"comparing versions {old} and {new} of {repo_id!r}") as conn:
+            self._resolve(conn, repo_id, old)
+            self._resolve(conn, repo_id, new)
+            if old == new:
+                return [], []
+            lo, hi = min(old, new), max(old, new)
+            # rows alive in exactly one of lo, hi: added after lo and still alive at hi, or
+            # alive at lo and removed by hi
+            changed_rows = sa.and_(c.repo_id == repo_id, sa.or_(
+                sa.and_(c.added_in > lo, c.added_in <= hi,
+                        sa.or_(c.removed_in.is_(None), c.removed_in > hi)),
+                sa.and_(c.removed_in > lo, c.removed_in <= hi, c.added_in <= lo)))
+            changed = {(row.name, row.arch) for row in conn.execute(
+                sa.select(p.name, p.arch).join(s.content, c.sha256 == p.sha256)
+                .where(changed_rows).distinct())}
+            # every row of those names alive at lo or hi, by the packages (name, arch) index
+            stmt = (sa.select(*_LISTING_COLUMNS, c.added_in, c.removed_in)
+                    .join(s.content, c.sha256 == p.sha256)
+                    .where(c.repo_id == repo_id, c.added_in <= hi,
+                           sa.or_(c.removed_in.is_(None), c.removed_in > lo)))
+            names = sorted({name for name, _ in changed})
+            rows: list[Any] = []
+            if self._dialect == "postgresql":
+                if names:
+                    rows = list(conn.execute(stmt.where(
+                        p.name == sa.any_(_text_array("names", names)))).all())
+            else:
+                for chunk in _chunks(names, IN_CHUNK):
+                    rows.extend(conn.execute(stmt.where(p.name.in_(chunk))).all())
+        sides: dict[int, dict[tuple[str, str], list[PackageRecord]]] = {old: {}, new: {}}
+        for row in rows:
+            if (row.name, row.arch) not in changed:
+                continue
+            record = _listing_record(row)
+            for number, groups in sides.items():
+                if row.added_in <= number and (row.removed_in is None
+                                               or row.removed_in > number):
+                    groups.setdefault(record.name_arch, []).append(record)
+        parts: tuple[list[PackageRecord], list[PackageRecord]] = ([], [])
+        for name_arch in sides[old].keys() | sides[new].keys():
+            before = sides[old].get(name_arch, [])
+            after = sides[new].get(name_arch, [])
+            # a key removed and re-added between the versions is not a change
+            if {r.sha256 for r in before} != {r.sha256 for r in after}:
+                parts[0].extend(before)
+                parts[1].extend(after)
+        return (sorted(parts[0], key=_package_sort_key),
+                sorted(parts[1], key=_package_sort_key))
 
     def version_extras(self, repo_id: str, version: int | None = None) -> dict[str, str]:
         """Metadata blobs of a version: kind -> SHA256 of the pool entry.

@@ -125,6 +125,8 @@ def _report_dict(report: Any) -> dict[str, Any]:
                             "seconds": round(report.duration, 3),
                             "files_downloaded": report.files_downloaded,
                             "bytes_downloaded": report.bytes_downloaded}
+    if getattr(report, "warnings", ()):
+        data["warnings"] = list(report.warnings)
     if plan is not None:
         data.update({
             "packages": len(plan.content), "upstream_packages": plan.upstream_total,

@@ -117,7 +117,8 @@ def show(args: argparse.Namespace) -> int:
         from chantal_core.views import view_content
 
         _, source, fmt, _ = resolve_view(svc, args.view)
-        content = view_content(svc.catalog, source, fmt.version_key, args.name)
+        content = view_content(svc.catalog, source, fmt.version_key, args.name,
+                               metadata=False)
         first = svc.catalog.get_snapshot(args.name, view=args.view)
         data = {"name": args.name, "view": args.view, "merge": source.policy,
                 "members": [{"repo_id": m.repo_id, "version": m.version,
@@ -132,7 +133,8 @@ def show(args: argparse.Namespace) -> int:
         from chantal_core.views import snapshot_records
 
         repo = repository(svc, args.repo_id)
-        snap, records = snapshot_records(svc.catalog, repo_id=repo.id, name=args.name)
+        snap, records = snapshot_records(svc.catalog, repo_id=repo.id, name=args.name,
+                                         metadata=False)
         data = {"name": snap.name, "repo_id": snap.repo_id, "version": snap.version,
                 "packages": len(records), "size": sum(r.size for r in records),
                 "created": _when(snap.created), "description": snap.description,
@@ -168,18 +170,19 @@ def delete(args: argparse.Namespace) -> int:
 
 def _records_of(svc: Any, args: argparse.Namespace, name: str
                 ) -> tuple[list[tuple[str, PackageRecord]], Any]:
-    """``(repository id, record)`` pairs of a snapshot, and the format's version key."""
+    """``(repository id, record)`` pairs of a snapshot (records without format metadata),
+    and the format's version key."""
     if args.view:
         from chantal_cli.commands.view import resolve_view
         from chantal_core.views import view_content
 
         _, source, fmt, _ = resolve_view(svc, args.view)
-        content = view_content(svc.catalog, source, fmt.version_key, name)
+        content = view_content(svc.catalog, source, fmt.version_key, name, metadata=False)
         return list(content.sourced), fmt.version_key
     from chantal_core.views import snapshot_records
 
     repo = repository(svc, args.repo_id)
-    _, records = snapshot_records(svc.catalog, repo_id=repo.id, name=name)
+    _, records = snapshot_records(svc.catalog, repo_id=repo.id, name=name, metadata=False)
     return [(repo.id, r) for r in records], _version_key(svc, repo.id)
 
 
@@ -200,13 +203,24 @@ def _evrs(records: Sequence[PackageRecord]) -> str:
 
 
 def diff(args: argparse.Namespace) -> int:
-    """What changed from snapshot ``old`` to snapshot ``new``, by name and architecture."""
+    """What changed from snapshot ``old`` to snapshot ``new``, by name and architecture.
+
+    Repository snapshots read only the ``(name, arch)`` that changed
+    (:func:`chantal_core.views.diff_snapshots`); view snapshots merge both sides first.
+    """
     from chantal_core.content import diff as content_diff
 
     svc = services(args)
-    old, key = _records_of(svc, args, args.old)
-    new, _ = _records_of(svc, args, args.new)
-    d = content_diff([r for _, r in old], [r for _, r in new], key)
+    if args.view:
+        old, key = _records_of(svc, args, args.old)
+        new, _ = _records_of(svc, args, args.new)
+        d = content_diff([r for _, r in old], [r for _, r in new], key)
+    else:
+        from chantal_core.views import diff_snapshots
+
+        repo = repository(svc, args.repo_id)
+        d = diff_snapshots(svc.catalog, _version_key(svc, repo.id), repo_id=repo.id,
+                           old=args.old, new=args.new)
     source = {"view": args.view} if args.view else {"repo_id": args.repo_id}
     if args.format == "json":
         dump_json({**source, "old": args.old, "new": args.new,

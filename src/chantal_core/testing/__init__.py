@@ -13,6 +13,7 @@ port                              double
 :class:`~chantal_core.ports.PublishTarget`     :class:`InMemoryPublishTarget`
 :class:`~chantal_core.ports.RepositoryFormat`  :class:`StaticFormat`
 :class:`~chantal_core.ports.Signer` / Verifier :class:`FakeSigner` / :class:`FakeVerifier`
+:class:`~chantal_core.ports.PackageSignatureChecker` :class:`FakePackageSignatureChecker`
 :class:`~chantal_core.ports.Progress`          :class:`RecordingProgress`
 ================================  ===================================
 """
@@ -20,6 +21,7 @@ port                              double
 from chantal_core.testing.catalog import InMemoryCatalog
 from chantal_core.testing.fetch import StaticFetcher, StaticResponse
 from chantal_core.testing.format import StaticFormat
+from chantal_core.testing.package_signing import FakePackageSignatureChecker, fake_signed_package
 from chantal_core.testing.pool import InMemoryPool
 from chantal_core.testing.progress import RecordingProgress
 from chantal_core.testing.publish import InMemoryPublishTarget
@@ -27,6 +29,7 @@ from chantal_core.testing.signing import FakeKeyPair, FakeSigner, FakeVerifier
 
 __all__ = [
     "FakeKeyPair",
+    "FakePackageSignatureChecker",
     "FakeSigner",
     "FakeVerifier",
     "InMemoryCatalog",
@@ -36,4 +39,5 @@ __all__ = [
     "StaticFetcher",
     "StaticFormat",
     "StaticResponse",
+    "fake_signed_package",
 ]

@@ -220,6 +220,32 @@ class InMemoryCatalog:
             records = [self._packages[s] for s in content]
         return sorted(records, key=package_sort_key)
 
+    def version_listing(self, repo_id: str, version: int | None = None) -> list[PackageRecord]:
+        """Records of a version with ``metadata`` empty, in package-list order.
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        return [attrs.evolve(r, metadata={}) for r in self.version_packages(repo_id, version)]
+
+    def version_changes(self, repo_id: str, old: int, new: int
+                        ) -> tuple[list[PackageRecord], list[PackageRecord]]:
+        """Both versions' records (``metadata`` empty) of the ``(name, arch)`` whose
+        membership differs, in package-list order.
+
+        :raises NotFoundError: unknown repository or version.
+        """
+        with self._lock:
+            old_keys = self._version(repo_id, old)[1].content
+            new_keys = self._version(repo_id, new)[1].content
+            changed = {self._packages[s].name_arch for s in old_keys ^ new_keys}
+
+            def part(keys: frozenset[str]) -> list[PackageRecord]:
+                return sorted((attrs.evolve(self._packages[s], metadata={}) for s in keys
+                               if self._packages[s].name_arch in changed),
+                              key=package_sort_key)
+
+            return part(old_keys), part(new_keys)
+
     def version_extras(self, repo_id: str, version: int | None = None) -> dict[str, str]:
         """Metadata blobs of a version: kind -> SHA256.
 

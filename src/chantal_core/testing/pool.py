@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, BinaryIO
 
@@ -150,6 +151,7 @@ class InMemoryPool:
 
     :ivar linked: destination path -> SHA256 of every :meth:`link_into` call still in place.
     :ivar puts: number of :meth:`put` calls that stored new content.
+    :ivar batches: number of :meth:`durable_batch` blocks exited (for tests of callers).
     """
 
     def __init__(self) -> None:
@@ -157,6 +159,17 @@ class InMemoryPool:
         self._lock = threading.Lock()
         self.linked: dict[str, str] = {}
         self.puts = 0
+        self.batches = 0
+
+    @contextmanager
+    def durable_batch(self) -> Iterator[None]:
+        """The optional :class:`~chantal_core.ports.DurableBatchPool` protocol: in memory
+        there is nothing to defer, so this only counts the blocks in :attr:`batches`."""
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.batches += 1
 
     def put(
         self,
