@@ -262,9 +262,15 @@ class Services:
         return view.publish_path or os.path.join(default, "latest")
 
     def signer(self, repo: RepositoryConfig | None = None) -> Any:
-        """The gpg signer configured by ``gpg`` (per repository or global), or ``None``."""
+        """The gpg signer configured by ``gpg`` (per repository or global), or ``None``.
+
+        With ``generate_key: true`` and no ``key_id``/``key_file``, a key (``key_name``,
+        default the repository's name, and ``key_email``) is generated in the GnuPG home on
+        first signing when that home holds no secret key yet; later publications reuse it.
+        """
         gpg = repo.effective_gpg(self.config) if repo is not None else self.config.gpg
-        if gpg is None or not gpg.enabled or not (gpg.key_id or gpg.key_file or gpg.gnupg_home):
+        if gpg is None or not gpg.enabled or not (
+                gpg.key_id or gpg.key_file or gpg.gnupg_home or gpg.generate_key):
             return None
         from chantal_adapters.gpg import GpgSigner
 
@@ -272,7 +278,32 @@ class Services:
         if passphrase is None and gpg.passphrase_file:
             passphrase = Path(gpg.passphrase_file).read_text(encoding="utf-8").strip()
         homedir = gpg.gnupg_home or os.path.join(self.config.storage.base_path, "gnupg")
-        return GpgSigner(homedir, gpg.key_id, passphrase=passphrase, key_file=gpg.key_file)
+        generate = None
+        if gpg.generate_key and not (gpg.key_id or gpg.key_file):
+            name = gpg.key_name or (repo.display_name if repo is not None else
+                                    "Chantal repository signing")
+            generate = (name, gpg.key_email or "chantal@localhost")
+        return GpgSigner(homedir, gpg.key_id, passphrase=passphrase, key_file=gpg.key_file,
+                         generate=generate)
+
+    def public_key_options(self, repo: RepositoryConfig | None) -> dict[str, Any]:
+        """``public_key_name``/``public_key`` for :class:`PublishOptions`: the signing key's
+        public key is published at the tree's root (``gpg.public_key_name``) whenever the
+        tree is signed; ``gpg.public_key_file`` gives its bytes, else it is exported.
+
+        :raises ConfigError: ``gpg.public_key_file`` cannot be read.
+        """
+        gpg = repo.effective_gpg(self.config) if repo is not None else self.config.gpg
+        if gpg is None or not gpg.enabled or not gpg.public_key_name:
+            return {}
+        data = None
+        if gpg.public_key_file:
+            try:
+                data = Path(gpg.public_key_file).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"gpg.public_key_file {gpg.public_key_file}: cannot be "
+                                  f"read: {exc.strerror}") from exc
+        return {"public_key_name": gpg.public_key_name, "public_key": data}
 
     def publish_options(self, repo: RepositoryConfig | None, *, mode: str | None = None
                         ) -> PublishOptions:
@@ -282,10 +313,13 @@ class Services:
         if repo is not None:
             compression = _COMPRESSION[repo.metadata.compression]
             apt = repo.apt
+        signer = self.signer(repo)
+        keys = self.public_key_options(repo) if signer is not None else {}
         return PublishOptions(
+            **keys,
             mode=mode or (repo.mode if repo is not None else "filtered"),
             compression=compression,
-            signer=self.signer(repo),
+            signer=signer,
             origin=apt.origin if apt else None,
             label=apt.label if apt else None,
             suite=apt.suite if apt else None,

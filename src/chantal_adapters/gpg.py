@@ -107,13 +107,18 @@ class GpgSigner:
     :param key_id: fingerprint, key id or user id of the signing key, or ``None``.
     :param passphrase: the key's passphrase (given to gpg through a pipe), or ``None``.
     :param key_file: an armored secret key file to import before signing, or ``None``.
+    :param generate: ``(name, email)``: when ``homedir`` holds no secret key (and neither
+        ``key_id`` nor ``key_file`` is given), generate one with :func:`generate_key`
+        instead of failing (``gpg.generate_key``).
     """
 
     def __init__(self, homedir: str, key_id: str | None = None,
-                 passphrase: str | None = None, *, key_file: str | None = None) -> None:
+                 passphrase: str | None = None, *, key_file: str | None = None,
+                 generate: tuple[str, str] | None = None) -> None:
         self.homedir = os.fspath(homedir)
         self.key_id = key_id
         self.key_file = key_file
+        self.generate = generate
         self._passphrase = passphrase
         self._resolved: str | None = None
 
@@ -148,6 +153,8 @@ class GpgSigner:
             fingerprints = [line.split(":")[9] for line in
                             listing.decode("utf-8", "replace").splitlines()
                             if line.startswith("fpr:")]
+            if not fingerprints and self.generate is not None:
+                fingerprints = [generate_key(self.homedir, *self.generate)]
             if not fingerprints:
                 raise PublishError(f"no secret key in GnuPG home {self.homedir}",
                                    hint="configure gpg.key_id or gpg.key_file")

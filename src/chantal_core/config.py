@@ -1403,13 +1403,6 @@ NOT_YET_ACTED_ON: tuple[NotActedOn, ...] = (
     NotActedOn(scope="global", key=("download", "verify_checksum"),
                reason="checksums are always verified",
                present=lambda c: not c.download.verify_checksum),
-    NotActedOn(scope="global", key=("gpg", "public_key_file"),
-               reason="the public key is not copied into published trees yet; use "
-               "'chantal key export'",
-               present=lambda c: c.gpg is not None and c.gpg.public_key_file is not None),
-    NotActedOn(scope="global", key=("gpg", "generate_key"),
-               reason="keys are not generated on demand; use 'chantal key generate'",
-               present=lambda c: c.gpg is not None and c.gpg.generate_key),
     NotActedOn(scope="global", key=("ssl", "ca_cert"),
                reason="inline CA certificates are not used; put them in a file named by "
                "ca_bundle", present=lambda c: _ssl_has_ca_cert(c.ssl)),

@@ -597,6 +597,11 @@ class PublishOptions:
     :ivar valid_until_days: APT Release Valid-Until, days after Date, or ``None``.
     :ivar overrides: APT per-package field overrides: package name -> field -> value (``None``
         drops the field).
+    :ivar public_key_name: file name, at the tree's root, of the signing key's public key
+        (``key.gpg``), or ``None`` to publish none. Written only when there is a key:
+        ``public_key``, else the ``signer``'s :meth:`~Signer.public_key`.
+    :ivar public_key: the public key to publish as it is (``gpg.public_key_file``), or
+        ``None`` to export the signer's (armored).
     :ivar now: publish time, seconds since the epoch (for Release ``Date``, repomd timestamps).
     """
 
@@ -613,6 +618,8 @@ class PublishOptions:
     but_automatic_upgrades: bool = False
     by_hash: bool = True
     overrides: Mapping[str, Mapping[str, str | None]] = attrs.field(factory=dict)
+    public_key_name: str | None = None
+    public_key: bytes | None = None
     now: float = 0.0
 
 

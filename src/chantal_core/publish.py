@@ -44,11 +44,19 @@ def publish_records(
 ) -> None:
     """Render ``packages`` with ``fmt`` into a tree that replaces ``path`` atomically.
 
-    :raises PublishError: rendering or the swap failed; the previous tree stays.
+    With ``options.public_key_name`` and a key (``options.public_key`` or the signer's),
+    the public key is written at the tree's root under that name, so that clients can
+    fetch it beside the signed metadata (``gpgkey=<url>/key.gpg``).
+
+    :raises PublishError: rendering, exporting the key or the swap failed; the previous
+        tree stays.
     """
     tree = target.begin(path, pool)
     try:
         fmt.publish(tree, packages, extras, options)
+        key = public_key_to_publish(options)
+        if key is not None and options.public_key_name:
+            tree.write_file(options.public_key_name, key)
         tree.commit()
     except BaseException as exc:
         tree.abort()
@@ -57,6 +65,22 @@ def publish_records(
         if isinstance(exc, Exception) and not hasattr(exc, "code"):
             raise PublishError(f"publishing {path} failed: {exc}") from exc
         raise
+
+
+def public_key_to_publish(options: PublishOptions) -> bytes | None:
+    """The public key a publication carries: ``options.public_key`` as given, else the
+    signer's (armored), else ``None`` (no signer, no ``public_key_name``, or ``mirror``
+    mode, whose metadata carries upstream's signature, not ours).
+
+    :raises PublishError: the signer cannot export its key.
+    """
+    if not options.public_key_name or options.mode == "mirror":
+        return None
+    if options.public_key is not None:
+        return options.public_key
+    if options.signer is None:
+        return None
+    return options.signer.public_key()
 
 
 def publish_repository(
