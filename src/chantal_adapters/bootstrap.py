@@ -195,9 +195,20 @@ class Services:
         :func:`chantal_core.closure.closure`. Candidates are limited to the architectures
         the repository selects (``apt.architectures``, or the architecture filter's include
         list; ``noarch``/``all`` always pass) and never have an excluded architecture. With
-        ``closure_scope: views``, packages of the current versions of the other repositories
-        sharing a view with ``repo`` satisfy dependencies without being added. With
         ``include_recommends``, weak dependencies (``Recommends``) are followed too.
+
+        With ``closure_scope: views``, the other repositories sharing a view with ``repo``
+        (same type) take part:
+
+        * those that also have ``with_dependencies`` and ``closure_scope: views`` (and a
+          feed) are *partners*: their upstream indexes are read too (main index only) and
+          the closure is the joint one over all of them (see
+          :func:`chantal_core.closure.closure_selector`); ``repo`` keeps what its own
+          upstream provides, so a library one member needs is pulled into the member
+          whose upstream has it. Such a repository re-plans on every sync (a partner's
+          upstream may have changed), though it downloads only what is new;
+        * the others count with the packages of their current versions, which satisfy
+          dependencies without being added.
 
         :raises ConfigError: the repository's format has no dependency closure.
         """
@@ -205,7 +216,8 @@ class Services:
             return settings
         import attrs
 
-        from chantal_core.closure import closure_selector
+        from chantal_core.closure import ClosurePartners, closure_selector
+        from chantal_core.filters import apply_filter
 
         flt = package_filter(repo)
         arches: list[str] | None = None
@@ -217,28 +229,51 @@ class Services:
         if arches is not None:
             arches = [a for a in arches if a not in exclude]
 
+        others = self._view_neighbours(repo) if repo.closure_scope == "views" else []
+        partners = [o for o in others if _joins_closure(o)]
+        present = [o for o in others if not _joins_closure(o)]
+
         def available() -> list[Any]:
-            if repo.closure_scope != "views":
-                return []
-            others = {other for view in self.config.views if repo.id in view.repos
-                      for other in view.repos if other != repo.id}
             records: list[Any] = []
-            for other in sorted(others):
-                state = self.catalog.get_repository(other)
+            for other in present:
+                state = self.catalog.get_repository(other.id)
                 if state is None or state.current_version is None:
                     continue
-                records.extend(r for r in self.catalog.version_packages(other)
+                records.extend(r for r in self.catalog.version_packages(other.id)
                                if r.format == fmt.package_format)
             return records
+
+        def joint() -> ClosurePartners:
+            seed: list[Any] = []
+            universe: list[Any] = []
+            for other in partners:
+                index = self.format_for(other).read_upstream(
+                    other, self.fetcher_for(other), previous_token=None,
+                    verifier=self.verifier_for(other), details=False)
+                if index is None:  # pragma: no cover - no previous token was given
+                    continue
+                universe.extend(index.packages)
+                seed.extend(apply_filter(index.packages, package_filter(other),
+                                         version_key=fmt.version_key))
+            return ClosurePartners(seed=seed, universe=universe)
 
         try:
             select = closure_selector(fmt.package_format, version_key=fmt.version_key,
                                       include_recommends=repo.include_recommends,
                                       arches=arches, exclude_arches=exclude,
-                                      available=available)
+                                      available=available,
+                                      partners=joint if partners else None)
         except ValueError as exc:
             raise ConfigError(f"repository {repo.id}: with_dependencies: {exc}") from exc
-        return attrs.evolve(settings, select_extra=select)
+        return attrs.evolve(settings, select_extra=select, always_read=bool(partners))
+
+    def _view_neighbours(self, repo: RepositoryConfig) -> list[RepositoryConfig]:
+        """The other enabled repositories of the same type sharing a view with ``repo``,
+        in configuration order."""
+        names = {other for view in self.config.views if repo.id in view.repos
+                 for other in view.repos if other != repo.id}
+        return [r for r in self.config.repositories
+                if r.id in names and r.type == repo.type and r.enabled]
 
     def latest_path(self, repo: RepositoryConfig) -> str:
         """Where ``publish repo`` puts the repository: ``latest_path`` or
@@ -331,6 +366,14 @@ class Services:
             by_hash=apt.by_hash if apt else True,
             now=time.time(),
         )
+
+
+def _joins_closure(repo: RepositoryConfig) -> bool:
+    """Whether ``repo`` takes part in a view's joint dependency closure: it closes its
+    dependencies over the view (``with_dependencies``, ``closure_scope: views``) and has an
+    upstream to read."""
+    return (repo.with_dependencies and repo.closure_scope == "views" and repo.mode != "hosted"
+            and repo.feed_source() is not None)
 
 
 #: ``metadata.compression`` (Chantal 1.6 spelling) -> PublishOptions.compression.

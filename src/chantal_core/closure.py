@@ -902,6 +902,19 @@ def _format_kind(package_format: str) -> Kind:
                      f"{package_format!r} (only rpm and deb)")
 
 
+@attrs.frozen(kw_only=True)
+class ClosurePartners:
+    """The other repositories of a view that close their dependencies together with this
+    one (``closure_scope: views`` on each), as read from their upstreams at sync time.
+
+    :ivar seed: their filtered selections (what their own filters keep).
+    :ivar universe: every record their upstreams list (candidates for the closure).
+    """
+
+    seed: tuple[PackageRecord, ...] = attrs.field(converter=tuple, default=())
+    universe: tuple[PackageRecord, ...] = attrs.field(converter=tuple, default=())
+
+
 def closure_selector(
     package_format: str,
     *,
@@ -910,13 +923,24 @@ def closure_selector(
     arches: Sequence[str] | None = None,
     exclude_arches: Collection[str] = (),
     available: Callable[[], Iterable[PackageRecord]] | Iterable[PackageRecord] = (),
+    partners: Callable[[], ClosurePartners] | None = None,
 ) -> Callable[[Sequence[PackageRecord], Sequence[PackageRecord]], ExplainedSelection]:
     """A :attr:`~chantal_core.sync.SyncSettings.select_extra` step computing the closure
     of the filtered records within all of upstream's records.
 
+    With ``partners``, the closure is the joint one of a view: the seed is this
+    repository's filtered records plus the partners' selections, the universe this
+    upstream plus theirs. This repository keeps its own filtered records and the added
+    packages that its own upstream lists (the others take theirs when they sync, computing
+    the same joint closure), so that a package needed by one member is pulled into the
+    member whose upstream has it and stays there. Unsatisfied dependencies are those of
+    the records this repository keeps.
+
     :param package_format: :attr:`PackageRecord.format` of the repository (``rpm``, ``deb``).
     :param available: records present elsewhere (see :func:`closure`), or a callable
         returning them, called once per sync when the selection runs.
+    :param partners: the joint-closure partners, or a callable returning them (called
+        once per sync, when the selection runs), or ``None``.
     :returns: ``select(filtered, upstream) -> ExplainedSelection`` with the reasons of the
         added packages and the unsatisfied dependencies.
     :raises ValueError: another package format.
@@ -926,8 +950,32 @@ def closure_selector(
     def select(filtered: Sequence[PackageRecord],
                upstream: Sequence[PackageRecord]) -> ExplainedSelection:
         extra = available() if callable(available) else available
-        return closure(filtered, upstream, kind=kind, version_key=version_key,
-                       include_recommends=include_recommends, arches=arches,
-                       exclude_arches=exclude_arches, available=extra).explained()
+        if partners is None:
+            return closure(filtered, upstream, kind=kind, version_key=version_key,
+                           include_recommends=include_recommends, arches=arches,
+                           exclude_arches=exclude_arches, available=extra).explained()
+        joint = partners()
+        result = closure([*filtered, *joint.seed], [*upstream, *joint.universe], kind=kind,
+                         version_key=version_key, include_recommends=include_recommends,
+                         arches=arches, exclude_arches=exclude_arches, available=extra)
+        return _own_share(result, filtered, upstream, joint)
 
     return select
+
+
+def _own_share(result: ClosureResult, filtered: Sequence[PackageRecord],
+               upstream: Sequence[PackageRecord], joint: ClosurePartners
+               ) -> ExplainedSelection:
+    """The part of a joint closure one member keeps (see :func:`closure_selector`)."""
+    own = {record_key(r) for r in upstream}
+    mine = {record_key(r) for r in filtered}
+    theirs = {record_key(r) for r in joint.seed}
+    kept = [r for r in result.packages
+            if (key := record_key(r)) in mine or (key in own and key in result.added
+                                                   and key not in theirs)]
+    keys = {record_key(r) for r in kept}
+    nevras = {r.nevra for r in kept}
+    return ExplainedSelection(
+        records=kept,
+        reasons={k: str(reason) for k, reason in result.added.items() if k in keys},
+        unsatisfied=[(n, dep) for n, dep in result.unsatisfied if n in nevras])

@@ -113,6 +113,8 @@ class SyncSettings:
         an :class:`ExplainedSelection` whose reasons end up in :attr:`SyncPlan.closure_reasons`.
     :ivar package_signatures: check each downloaded file's own signature (RPM
         ``gpgcheck``), or ``None`` not to.
+    :ivar always_read: read and plan even when upstream and the configuration are unchanged
+        since the last sync (a joint closure depends on other repositories' upstreams).
     """
 
     repo_id: str
@@ -124,6 +126,7 @@ class SyncSettings:
     select_extra: Callable[[Sequence[PackageRecord], Sequence[PackageRecord]],
                            Sequence[PackageRecord] | ExplainedSelection] | None = None
     package_signatures: PackageSignaturePolicy | None = None
+    always_read: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -468,7 +471,7 @@ def sync_repository(
     t0 = time.monotonic()
     state = catalog.get_repository(settings.repo_id)
     previous = None
-    if state is not None and state.current_version is not None:
+    if state is not None and state.current_version is not None and not settings.always_read:
         previous = _previous_upstream_token(state.upstream_token, settings.config_hash)
     current: list[PackageRecord] = []
     explained: list[ExplainedSelection] = []

@@ -23,6 +23,7 @@ from chantal_core.closure import (
     EQUAL,
     GREATER,
     LESS,
+    ClosurePartners,
     ClosureReason,
     ClosureResult,
     DepAtom,
@@ -724,6 +725,31 @@ def test_selector_returns_an_explained_selection() -> None:
     assert out.records == (a, b)
     assert out.reasons == {record_key(b): "required by a-1-1.noarch (b)"}
     assert out.unsatisfied == (("a-1-1.noarch", "nope"),)
+
+
+def test_joint_selector_keeps_this_members_share_of_the_view_closure() -> None:
+    # "os" filters to kernel; its partner "epel" selects tool, which needs lib (only in
+    # os's upstream) and shared (in both upstreams, but epel's filter already keeps it)
+    kernel, lib, libdep = rpm("kernel"), rpm("lib", requires=["libdep"]), rpm("libdep")
+    shared = rpm("shared")
+    tool = rpm("tool", requires=["lib", "shared", "ghost"])
+    epel_only = rpm("epel-lib")
+    broken = rpm("broken-os", requires=["nothing"])
+    own_upstream = [kernel, lib, libdep, shared, broken, rpm("unused")]
+    select = closure_selector(
+        "rpm", version_key=rpm_record_key,
+        partners=lambda: ClosurePartners(seed=[tool, shared],
+                                         universe=[tool, shared, epel_only]))
+    out = select([kernel], own_upstream)
+    assert isinstance(out, ExplainedSelection)
+    assert {r.name for r in out.records} == {"kernel", "lib", "libdep"}
+    assert out.reasons == {record_key(lib): "required by tool-1-1.noarch (lib)",
+                           record_key(libdep): "required by lib-1-1.noarch (libdep)"}
+    # tool's own unsatisfied dependency is the partner's to report, not this member's
+    assert out.unsatisfied == ()
+    # without partners, the same call keeps only the filtered kernel
+    alone = closure_selector("rpm", version_key=rpm_record_key)([kernel], own_upstream)
+    assert {r.name for r in alone.records} == {"kernel"}
 
 
 def test_dry_run_plan_carries_the_closure_reasons() -> None:
