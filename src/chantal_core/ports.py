@@ -692,6 +692,7 @@ __all__ = [
     "Catalog",
     "Clock",
     "ContentPool",
+    "DurableBatchPool",
     "FetchOptions",
     "FetchResponse",
     "Fetcher",

@@ -33,6 +33,7 @@ from chantal_core.model import PackageRecord, SyncHistoryEntry
 from chantal_core.ports import (
     Catalog,
     ContentPool,
+    DurableBatchPool,
     Fetcher,
     PackageSignatureCheck,
     PackageSignatureChecker,
@@ -514,12 +515,17 @@ def sync_repository(
                               version=state.current_version if state else None, plan=plan,
                               duration=time.monotonic() - t0, revision=index.revision)
         warnings: list[str] = []
-        resolved = _download_all(plan, index, fetcher=fetcher, pool=pool, progress=progress,
-                                 workers=settings.workers, added_to_pool=added_to_pool,
-                                 signatures=settings.package_signatures, warnings=warnings)
+        batch = (pool.durable_batch() if isinstance(pool, DurableBatchPool)
+                 else contextlib.nullcontext())
+        with batch:  # every file stored is durable when the block ends, before the commit
+            resolved = _download_all(plan, index, fetcher=fetcher, pool=pool,
+                                     progress=progress, workers=settings.workers,
+                                     added_to_pool=added_to_pool,
+                                     signatures=settings.package_signatures,
+                                     warnings=warnings)
+            extras = store_extras(index.extras, pool, settings.repo_id, added_to_pool)
         warnings.sort()
         content = tuple(resolved.get(_key(r), r) for r in plan.content)
-        extras = store_extras(index.extras, pool, settings.repo_id, added_to_pool)
         bytes_downloaded = sum(r.size for r in plan.download)
         history = SyncHistoryEntry(
             repo_id=settings.repo_id, started=started, duration=time.monotonic() - t0,
