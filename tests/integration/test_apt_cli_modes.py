@@ -11,14 +11,13 @@ running as another user. ``mode: hosted`` takes ``.deb`` files built by dpkg-deb
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.cli import AptClient, apt_problems, chantal, published_dir, run_cli
 from support.debfixtures import (
     DebSpec,
     GpgKey,
@@ -28,14 +27,13 @@ from support.debfixtures import (
     missing_tools,
 )
 from support.httpserver import serve_directory
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 _MISSING = missing_tools("dpkg-deb", "reprepro", "gpg", "gpgv", "apt-get", "apt-cache")
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(bool(_MISSING), reason=f"needs {', '.join(_MISSING)}")]
 
-from test_apt_e2e import World, chantal, chantal_out, generate_key, write_config  # noqa: E402
-from test_apt_format import AptClient, _apt_problems  # noqa: E402
+from test_apt_e2e import World, deb_config, generate_key, sha256  # noqa: E402
 
 UPSTREAM = [
     DebSpec("hello", "1.1-1", files={"usr/bin/hello": b"#!/bin/sh\necho hello\n"},
@@ -57,25 +55,21 @@ def world(tmp_path: Path) -> Iterator[World]:
     key = GpgKey.generate(tmp_path / "upstream-gnupg")
     debs = [build_deb(spec, tmp_path / "debs") for spec in UPSTREAM]
     archive = build_archive(tmp_path / "archive", debs, sign_key=key, contents=True)
-    published = public_tmpdir()
-    try:
-        yield World(tmp=tmp_path, key=key, other=key, archive=archive, published=published)
-    finally:
-        key.stop_agent()
-        from chantal_adapters.gpg import stop_agent
+    with published_dir() as published:
+        try:
+            yield World(tmp=tmp_path, key=key, other=key, archive=archive,
+                        published=published)
+        finally:
+            key.stop_agent()
+            from chantal_adapters.gpg import stop_agent
 
-        stop_agent(str(tmp_path / "publish-gnupg"))
-        shutil.rmtree(published, ignore_errors=True)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+            stop_agent(str(tmp_path / "publish-gnupg"))
 
 
 def test_mirror_mode_republishes_upstream_and_apt_trusts_upstreams_key(
         world: World, capsys: pytest.CaptureFixture[str]) -> None:
     with serve_directory(world.archive) as url:
-        cfg = write_config(world, url, repos=textwrap.dedent(f"""\
+        cfg = deb_config(world, url, repos=textwrap.dedent(f"""\
             - id: deb
               type: apt
               mode: mirror
@@ -89,12 +83,12 @@ def test_mirror_mode_republishes_upstream_and_apt_trusts_upstreams_key(
                 enabled: true
                 key_files: [{world.key.public_gpg}]
             """))
-        code, _, err = chantal_out(capsys, cfg, "init")
+        code, _, err = run_cli(capsys, cfg, "init")
         assert code == 0, err
         assert "include_contents" not in err  # acted on: no "not acted on" warning
-        code, _, err = chantal_out(capsys, cfg, "repo", "sync", "--repo-id", "deb")
+        code, _, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "deb")
         assert code == 0, err
-    code, _, err = chantal_out(capsys, cfg, "publish", "repo", "--repo-id", "deb")
+    code, _, err = run_cli(capsys, cfg, "publish", "repo", "--repo-id", "deb")
     assert code == 0, err
     tree = world.published / "deb" / "latest"
     upstream_dists = sorted(p.relative_to(world.archive) for p in
@@ -109,12 +103,10 @@ def test_mirror_mode_republishes_upstream_and_apt_trusts_upstreams_key(
         assert sha256(tree / rel) == sha256(deb), rel
 
     with serve_as_web_user(world.published) as web:
-        client = AptClient(world.tmp / "client", web + "deb/latest/", world.key.public_gpg)
-        (client.root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={world.key.public_gpg}] {web}deb/latest/ stable main\n")
-        update = client.run("apt-get", "update")
-        assert update.returncode == 0, update.stdout + update.stderr
-        assert _apt_problems(update) == [], update.stdout + update.stderr
+        client = AptClient(world.tmp / "client", web + "deb/latest/", world.key.public_gpg,
+                           components="main")
+        update = client.update()
+        assert apt_problems(update) == [], update.stdout + update.stderr
         download = client.run("apt-get", "download", "hello", cwd=client.root / "download")
         assert download.returncode == 0, download.stdout + download.stderr
         got = client.root / "download" / "hello_1.1-1_amd64.deb"
@@ -127,7 +119,7 @@ def test_mirror_mode_republishes_upstream_and_apt_trusts_upstreams_key(
 def test_hosted_repository_takes_deb_uploads_and_apt_installs_from_it(
         world: World, capsys: pytest.CaptureFixture[str]) -> None:
     debs = [build_deb(spec, world.tmp / "uploads") for spec in UPLOADS]
-    cfg = write_config(world, "unused", repos=textwrap.dedent("""\
+    cfg = deb_config(world, "unused", repos=textwrap.dedent("""\
         - id: internal
           type: apt
           mode: hosted
@@ -136,19 +128,19 @@ def test_hosted_repository_takes_deb_uploads_and_apt_installs_from_it(
             components: [main]
             architectures: [amd64]
         """))
-    code, _, err = chantal_out(capsys, cfg, "init")
+    code, _, err = run_cli(capsys, cfg, "init")
     assert code == 0, err
     fingerprint = generate_key(cfg, capsys)
-    code, out, err = chantal_out(capsys, cfg, "package", "upload", "--repo-id", "internal",
-                                 *map(str, debs))
+    code, out, err = run_cli(capsys, cfg, "package", "upload", "--repo-id", "internal",
+                             *map(str, debs))
     assert code == 0, err
     for deb in debs:
         assert sha256(deb)[:16] in out, out
     # the same file again changes nothing
-    code, out, err = chantal_out(capsys, cfg, "package", "upload", "--repo-id", "internal",
-                                 str(debs[0]))
+    code, out, err = run_cli(capsys, cfg, "package", "upload", "--repo-id", "internal",
+                             str(debs[0]))
     assert code == 0 and "already present" in out and "content unchanged" in err, (out, err)
-    code, _, err = chantal_out(capsys, cfg, "publish", "repo", "--repo-id", "internal")
+    code, _, err = run_cli(capsys, cfg, "publish", "repo", "--repo-id", "internal")
     assert code == 0, err
     key_file = world.published / "ours.asc"
     assert chantal(cfg, "key", "export", "-o", str(key_file)) == 0
@@ -159,12 +151,10 @@ def test_hosted_repository_takes_deb_uploads_and_apt_installs_from_it(
     assert fingerprint
 
     with serve_as_web_user(world.published) as web:
-        client = AptClient(world.tmp / "hosted-client", web + "internal/latest/", key_file)
-        (client.root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={key_file}] {web}internal/latest/ internal main\n")
-        update = client.run("apt-get", "update")
-        assert update.returncode == 0, update.stdout + update.stderr
-        assert _apt_problems(update) == [], update.stdout + update.stderr
+        client = AptClient(world.tmp / "hosted-client", web + "internal/latest/", key_file,
+                           suite="internal", components="main")
+        update = client.update()
+        assert apt_problems(update) == [], update.stdout + update.stderr
         for deb in debs:
             control = dpkg_fields(deb)
             show = client.run("apt-cache", "show", control["Package"])

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import sqlite3
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -24,15 +22,23 @@ from pathlib import Path
 import pytest
 
 from chantal_cli.main import main
+from support.cli import (
+    AptClient,
+    apt_problems,
+    chantal,
+    init_and_sync,
+    published_dir,
+    run_cli,
+    store_state,
+    write_config,
+)
 from support.debfixtures import DebSpec, GpgKey, build_archive, build_deb, missing_tools
 from support.httpserver import Fault, serve_directory
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 _MISSING = missing_tools("dpkg-deb", "reprepro", "gpg", "gpgv", "apt-get", "apt-cache")
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(bool(_MISSING), reason=f"needs {', '.join(_MISSING)}")]
-
-from test_apt_format import AptClient, _apt_problems  # noqa: E402
 
 SPECS = [
     DebSpec("hello", "1.1-1", fields={"Depends": "libfoo1 (>= 1.0)", "Section": "utils",
@@ -74,24 +80,23 @@ def world(tmp_path: Path) -> Iterator[World]:
                             email="else@example.org")
     debs = [build_deb(spec, tmp_path / "debs") for spec in SPECS]
     archive = build_archive(tmp_path / "archive", debs, sign_key=key)
-    published = public_tmpdir()
-    try:
-        yield World(tmp=tmp_path, key=key, other=other, archive=archive, published=published)
-    finally:
-        for k in (key, other):
-            k.stop_agent()
-        from chantal_adapters.gpg import stop_agent
+    with published_dir() as published:
+        try:
+            yield World(tmp=tmp_path, key=key, other=other, archive=archive,
+                        published=published)
+        finally:
+            for k in (key, other):
+                k.stop_agent()
+            from chantal_adapters.gpg import stop_agent
 
-        stop_agent(str(tmp_path / "publish-gnupg"))
-        shutil.rmtree(published, ignore_errors=True)
+            stop_agent(str(tmp_path / "publish-gnupg"))
 
 
-def write_config(world: World, url: str, *, keyring: Path | None = None,
-                 repos: str | None = None) -> Path:
-    """A configuration with one APT repository ``deb`` on ``url`` (or ``repos`` as given),
-    publishing unsigned until :func:`generate_key` enables the key it creates."""
-    path = world.tmp / "config.yaml"
-    repos = repos if repos is not None else textwrap.dedent(f"""\
+def deb_config(world: World, url: str, *, keyring: Path | None = None,
+               repos: str | None = None) -> Path:
+    """``<tmp>/config.yaml`` with one APT repository ``deb`` on ``url`` (or ``repos`` as
+    given), publishing unsigned until :func:`generate_key` enables the key it creates."""
+    repos = repos if repos is not None else f"""\
         - id: deb
           type: apt
           feed: {url}
@@ -105,50 +110,13 @@ def write_config(world: World, url: str, *, keyring: Path | None = None,
           filters:
             patterns:
               exclude: ["^unwanted$"]
-        """)
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{world.state}/chantal.db
-        storage:
-          base_path: {world.state}
-          pool_path: {world.state}/pool
-          published_path: {world.published}
-        download:
-          retry_attempts: 1
-          timeout: 10
+        """
+    return write_config(world.tmp / "config.yaml", base=world.state, published=world.published,
+                        repositories=repos, body=f"""\
         gpg:
           enabled: false
           gnupg_home: {world.tmp}/publish-gnupg
-        repositories:
-        """) + textwrap.indent(repos, "  "), encoding="utf-8")
-    return path
-
-
-def chantal(config: Path, *args: str) -> int:
-    """Run the CLI in-process (quiet); returns its exit code."""
-    return main(["--config", str(config), "-q", *args])
-
-
-def chantal_out(capsys: pytest.CaptureFixture[str], config: Path, *args: str
-                ) -> tuple[int, str, str]:
-    """Run the CLI in-process; returns ``(exit code, stdout, stderr)`` of that run only."""
-    capsys.readouterr()
-    code = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def snapshot_state(base: Path) -> tuple[dict[str, str], bytes]:
-    """Pool files (path -> SHA256) and a dump of the catalog without the sync history, to
-    prove a failed sync changed nothing."""
-    pool = {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((base / "pool").rglob("*")) if p.is_file()}
-    con = sqlite3.connect(base / "chantal.db")
-    try:
-        dump = "\n".join(line for line in con.iterdump() if "sync_history" not in line)
-    finally:
-        con.close()
-    return pool, dump.encode()
+        """)
 
 
 def generate_key(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -158,8 +126,8 @@ def generate_key(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """
     from ruamel.yaml import YAML
 
-    code, out, _ = chantal_out(capsys, config, "key", "generate", "--name", "Test Publisher",
-                               "--email", "publisher@example.org")
+    code, out, _ = run_cli(capsys, config, "key", "generate", "--name", "Test Publisher",
+                           "--email", "publisher@example.org")
     assert code == 0
     printed = YAML(typ="safe").load(out)
     fingerprint = printed["fingerprint"]
@@ -181,19 +149,19 @@ def sha256(path: Path) -> str:
 
 def test_sync_publish_and_apt_get_uses_it(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     with serve_directory(world.archive) as url:
-        cfg = write_config(world, url)
+        cfg = deb_config(world, url)
         assert chantal(cfg, "init") == 0
         fingerprint = generate_key(cfg, capsys)
         assert chantal(cfg, "repo", "sync", "--repo-id", "deb") == 0
         url.clear_log()
-        code, out, _ = chantal_out(capsys, cfg, "repo", "sync", "--repo-id", "deb")
+        code, out, _ = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "deb")
         assert code == 0 and "up to date" in out
         assert url.requests == [INRELEASE]
     assert chantal(cfg, "publish", "repo", "--repo-id", "deb") == 0
     key_file = world.published / "ours.asc"
     assert chantal(cfg, "key", "export", "-o", str(key_file)) == 0
     assert key_file.stat().st_mode & 0o777 == 0o644
-    code, armored, _ = chantal_out(capsys, cfg, "key", "export")
+    code, armored, _ = run_cli(capsys, cfg, "key", "export")
     assert code == 0 and armored.encode() == key_file.read_bytes()
     shown = subprocess.run(["gpg", "--show-keys", "--with-colons", str(key_file)],
                            capture_output=True, text=True, check=True).stdout
@@ -203,16 +171,13 @@ def test_sync_publish_and_apt_get_uses_it(world: World, capsys: pytest.CaptureFi
     for path in tree.rglob("*"):
         assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
     with serve_as_web_user(world.published) as web, serve_directory(world.archive) as up:
-        ours = AptClient(world.tmp / "client", web + "deb/latest/", key_file)
-        (ours.root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={key_file}] {web}deb/latest/ stable main\n")
-        theirs = AptClient(world.tmp / "upstream-client", up, world.key.public_gpg)
-        (theirs.root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={world.key.public_gpg}] {up} stable main\n")
+        ours = AptClient(world.tmp / "client", web + "deb/latest/", key_file,
+                         components="main")
+        theirs = AptClient(world.tmp / "upstream-client", up, world.key.public_gpg,
+                           components="main")
         for client in (ours, theirs):
-            update = client.run("apt-get", "update")
-            assert update.returncode == 0, update.stdout + update.stderr
-            assert _apt_problems(update) == [], update.stdout + update.stderr
+            update = client.update()
+            assert apt_problems(update) == [], update.stdout + update.stderr
         for name in ("hello", "libfoo1"):
             mine, upstream = ours.run("apt-cache", "show", name), theirs.run(
                 "apt-cache", "show", name)
@@ -271,10 +236,9 @@ def _escaping_filename(world: World) -> None:
 def test_bad_upstream_fails_cleanly(world: World, capsys: pytest.CaptureFixture[str],
                                     case: str) -> None:
     with serve_directory(world.archive) as url:
-        cfg = write_config(world, url)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "deb") == 0
-        before = snapshot_state(world.state)
+        cfg = deb_config(world, url)
+        init_and_sync(cfg, "--repo-id", "deb")
+        before = store_state(world.state)
         world.grow_upstream()
         if case == "signed-by-another-key":
             _resign_with(world, world.other)
@@ -289,14 +253,14 @@ def test_bad_upstream_fails_cleanly(world: World, capsys: pytest.CaptureFixture[
             deb = next(world.archive.rglob("hello_1.2-1_amd64.deb")).relative_to(world.archive)
             url.faults[str(deb)] = Fault.truncated(200)
             where, what = url.url(str(deb)), "hello_1.2-1_amd64.deb"
-        code, _, err = chantal_out(capsys, cfg, "repo", "sync", "--repo-id", "deb")
+        code, _, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "deb")
         assert code == 1, err
         assert where in err and what.lower() in err.lower(), err
         if case == "truncated-deb":
             assert url.count(str(deb)) >= 1
-    assert snapshot_state(world.state) == before
-    code, out, _ = chantal_out(capsys, cfg, "repo", "history", "--repo-id", "deb",
-                               "--format", "json")
+    assert store_state(world.state) == before
+    code, out, _ = run_cli(capsys, cfg, "repo", "history", "--repo-id", "deb",
+                           "--format", "json")
     assert [h["status"] for h in json.loads(out)][:2] == ["failed", "success"]
 
 
@@ -306,21 +270,20 @@ def test_bad_upstream_fails_cleanly(world: World, capsys: pytest.CaptureFixture[
 def test_check_updates_reads_metadata_only(world: World,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     with serve_directory(world.archive) as url:
-        cfg = write_config(world, url)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "deb") == 0
-        before = snapshot_state(world.state)
+        cfg = deb_config(world, url)
+        init_and_sync(cfg, "--repo-id", "deb")
+        before = store_state(world.state)
         world.grow_upstream()
         url.clear_log()
-        code, out, err = chantal_out(capsys, cfg, "repo", "check-updates", "--repo-id", "deb",
-                                     "--format", "json")
+        code, out, err = run_cli(capsys, cfg, "repo", "check-updates", "--repo-id", "deb",
+                                 "--format", "json")
         assert code == 0, err
         rows = {row["name"]: row for row in json.loads(out)}
         assert rows["hello"]["local"] == "1.1-1" and rows["hello"]["remote"] == "1.2-1"
         assert rows["hello"]["new"] is False
         assert rows["newpkg"]["new"] is True and rows["newpkg"]["remote"] == "0.1-1"
         assert "libfoo1" not in rows and "unwanted" not in rows  # unchanged / filtered out
-        code, table, _ = chantal_out(capsys, cfg, "repo", "check-updates", "--repo-id", "deb")
+        code, table, _ = run_cli(capsys, cfg, "repo", "check-updates", "--repo-id", "deb")
         assert code == 0
         assert "deb: 1 updates, 1 new packages" in table
         hello_line = next(line for line in table.splitlines() if line.startswith("hello"))
@@ -328,7 +291,7 @@ def test_check_updates_reads_metadata_only(world: World,
         assert url.requests, "check-updates read nothing"
         assert not [r for r in url.requests if r.endswith(".deb")], url.requests
         assert all(r.startswith("dists/") for r in url.requests), url.requests
-    assert snapshot_state(world.state) == before
+    assert store_state(world.state) == before
 
 
 # --- repo import --from-apt-sources ------------------------------------------------------
@@ -374,14 +337,13 @@ def test_import_from_apt_sources_gives_a_working_configuration(
                                    "architectures": ["amd64"]}
             assert repo["verify"] == {"enabled": True, "key_files": [str(keyring)]}
         # the imported YAML loads as the repositories of a configuration, and syncs
-        cfg = write_config(world, url, repos=imported.read_text().split("repositories:\n", 1)[1])
-        code, out, err = chantal_out(capsys, cfg, "config", "check", "--format", "json")
+        cfg = deb_config(world, url, repos=imported.read_text().split("repositories:\n", 1)[1])
+        code, out, err = run_cli(capsys, cfg, "config", "check", "--format", "json")
         assert code == 0, err
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--all") == 0
+        init_and_sync(cfg, "--all")
         # the second repository's files are in the pool already: fetched once, for the first
         assert {r for r in url.requests if r.endswith(".deb")} == {
             f"debian/{p.relative_to(world.archive)}" for p in world.archive.rglob("*.deb")}
-    code, out, _ = chantal_out(capsys, cfg, "package", "list", "--repo-id", "other-stable",
-                               "--format", "json")
+    code, out, _ = run_cli(capsys, cfg, "package", "list", "--repo-id", "other-stable",
+                           "--format", "json")
     assert sorted(p["name"] for p in json.loads(out)) == ["hello", "libfoo1", "unwanted"]

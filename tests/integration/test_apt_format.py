@@ -5,9 +5,7 @@ again, and consumed by a real ``apt-get`` running in a private directory."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ from chantal_core.config import AptConfig, RepositoryConfig, VerifyConfig
 from chantal_core.errors import ChecksumMismatchError, MetadataError, SignatureError
 from chantal_core.model import PackageRecord
 from chantal_core.ports import PublishOptions, UpstreamIndex
+from support.cli import AptClient
+from support.cli import apt_problems as _apt_problems
 from support.debfixtures import (
     DebSpec,
     GpgKey,
@@ -355,50 +355,6 @@ def _publish(world: World, index: UpstreamIndex, name: str, packages: Any = None
     return path
 
 
-class AptClient:
-    """apt-get/apt-cache confined to a private directory (no system state touched)."""
-
-    def __init__(self, root: Path, url: str, keyring: Path, suite: str = "stable") -> None:
-        self.root = root
-        for sub in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d",
-                    "etc/apt/trusted.gpg.d", "var/lib/apt/lists/partial",
-                    "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt",
-                    "download"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "var/lib/dpkg/status").write_text("")
-        (root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={keyring}] {url} {suite} main contrib\n")
-        (root / "apt.conf").write_text("")
-        self.options = [
-            f"Dir::Etc={root}/etc/apt", f"Dir::Etc::sourcelist={root}/etc/apt/sources.list",
-            f"Dir::Etc::sourceparts={root}/etc/apt/sources.list.d",
-            f"Dir::Etc::parts={root}/etc/apt/apt.conf.d",
-            f"Dir::Etc::preferencesparts={root}/etc/apt/preferences.d",
-            f"Dir::Etc::trustedparts={root}/etc/apt/trusted.gpg.d",
-            f"Dir::Etc::trusted={root}/etc/apt/trusted.gpg",
-            f"Dir::State={root}/var/lib/apt", f"Dir::State::status={root}/var/lib/dpkg/status",
-            f"Dir::Cache={root}/var/cache/apt", f"Dir::Log={root}/var/log/apt",
-            "APT::Architecture=amd64", "APT::Architectures=amd64", "APT::Sandbox::User=root",
-            "Acquire::Languages=none", "Debug::NoLocking=1", "Acquire::Retries=0",
-            "Acquire::http::Proxy=DIRECT", "Acquire::IndexTargets::deb::Contents-deb::"
-            "DefaultEnabled=false",
-        ]
-
-    def run(self, tool: str, *args: str, cwd: Path | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        argv = [tool]
-        for option in self.options:
-            argv += ["-o", option]
-        env = {**os.environ, "APT_CONFIG": str(self.root / "apt.conf"), "LC_ALL": "C"}
-        return subprocess.run([*argv, *args], capture_output=True, text=True, env=env,
-                              cwd=cwd, timeout=60, check=False)
-
-
-def _apt_problems(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in (proc.stdout + proc.stderr).splitlines()
-            if line.startswith(("W:", "E:", "Err:", "N:"))]
-
-
 @pytest.mark.skipif(bool(missing_tools("apt-get", "apt-cache")), reason="needs apt-get")
 def test_published_tree_is_accepted_by_apt(world: World) -> None:
     index = _read(world)
@@ -576,9 +532,7 @@ def _extra_keys(index: UpstreamIndex) -> set[str]:
 
 
 def _client_with_extras(root: Path, url: str, keyring: Path, *options: str) -> AptClient:
-    client = AptClient(root, url, keyring)
-    (client.root / "etc/apt/sources.list").write_text(
-        f"deb [signed-by={keyring}] {url} stable main\n")
+    client = AptClient(root, url, keyring, components="main")
     client.options = [o for o in client.options
                       if not o.startswith(("Acquire::Languages", "Acquire::IndexTargets"))]
     client.options += list(options)

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from chantal_cli.main import main
+from support.cli import chantal
+from support.cli import write_config as _write_config
 
 pytestmark = pytest.mark.integration
 
@@ -37,28 +39,10 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def write_config(path: Path, base: Path, *, extra: str = "", repos: str = "") -> Path:
     """A configuration with SQLite under ``base`` (plus ``extra`` top-level YAML and
-    ``repos`` as the items of ``repositories:``)."""
-    text = textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {base}/published
-          temp_path: {base}/tmp
-        download:
-          retry_attempts: 0
-          timeout: 2
-        """) + textwrap.dedent(extra)
-    if repos:
-        text += "repositories:\n" + textwrap.indent(textwrap.dedent(repos), "  ")
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def chantal(config: Path | None, *args: str) -> int:
-    prefix = ["--config", str(config)] if config is not None else []
-    return main([*prefix, "-q", *args])
+    ``repos`` as the items of ``repositories:``), a ``temp_path``, no download retries and
+    a 2 s timeout."""
+    return _write_config(path, base=base, body=extra, repositories=repos or None,
+                         retry_attempts=0, timeout=2, temp_path=base / "tmp")
 
 
 @pytest.fixture

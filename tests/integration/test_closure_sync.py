@@ -14,41 +14,16 @@ install --simulate top`` resolves against the published tree.
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chantal_cli.main import main
+from support.cli import AptClient, published_dir, run_cli, write_config
 from support.httpserver import serve_directory
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
-
-
-def _config(path: Path, base: Path, published: Path, body: str) -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {published}
-        download:
-          retry_attempts: 1
-          timeout: 10
-        """) + textwrap.dedent(body), encoding="utf-8")
-    return path
-
-
-def _run(capsys: pytest.CaptureFixture[str], config: Path, *args: str
-         ) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _content(config: Path, repo_id: str) -> set[str]:
@@ -100,11 +75,8 @@ RPM_CLOSURE = {"top-1.0-1.noarch", "mid-3-1.noarch", "base-2.0-1.noarch",
 
 @pytest.fixture()
 def published() -> Iterator[Path]:
-    path = public_tmpdir()
-    try:
+    with published_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_rpm_closure_is_synced_explained_and_installable(
@@ -114,7 +86,7 @@ def test_rpm_closure_is_synced_explained_and_installable(
 
     base = tmp_path / "state"
     with serve_directory(rpm_upstream) as url:
-        cfg = _config(tmp_path / "config.yaml", base, published, f"""\
+        cfg = write_config(tmp_path / "config.yaml", base=base, published=published, body=f"""\
             repositories:
               - id: withdeps
                 type: rpm
@@ -130,9 +102,9 @@ def test_rpm_closure_is_synced_explained_and_installable(
                   patterns:
                     include: ["^top$"]
             """)
-        assert _run(capsys, cfg, "init")[0] == 0
-        code, out, err = _run(capsys, cfg, "repo", "sync", "--repo-id", "withdeps",
-                              "--dry-run")
+        assert run_cli(capsys, cfg, "init")[0] == 0
+        code, out, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "withdeps",
+                                 "--dry-run")
         assert code == 0, err
         assert "with_dependencies" not in err  # no "accepted but not acted on" warning
         for line in ("mid-3-1.noarch: required by top-1.0-1.noarch (mid >= 2)",
@@ -144,11 +116,11 @@ def test_rpm_closure_is_synced_explained_and_installable(
                      "(virtual-cap >= 1.2)"):
             assert line in out, out
         assert "trap" not in out and "unrelated" not in out
-        assert _run(capsys, cfg, "repo", "sync", "--all")[0] == 0
+        assert run_cli(capsys, cfg, "repo", "sync", "--all")[0] == 0
     assert _content(cfg, "withdeps") == RPM_CLOSURE
     assert _content(cfg, "plain") == {"top-1.0-1.noarch"}
     for repo_id in ("withdeps", "plain"):
-        assert _run(capsys, cfg, "publish", "repo", "--repo-id", repo_id)[0] == 0
+        assert run_cli(capsys, cfg, "publish", "repo", "--repo-id", repo_id)[0] == 0
 
     with serve_as_web_user(published) as web:
         listed = dnf_query(web + "withdeps/latest/", tmp_path / "dnf-list", "repoquery",
@@ -170,7 +142,7 @@ def test_rpm_closure_scope_views_leaves_out_what_the_view_has(
         capsys: pytest.CaptureFixture[str]) -> None:
     base = tmp_path / "state"
     with serve_directory(rpm_upstream) as url:
-        cfg = _config(tmp_path / "config.yaml", base, published, f"""\
+        cfg = write_config(tmp_path / "config.yaml", base=base, published=published, body=f"""\
             repositories:
               - id: os
                 type: rpm
@@ -190,9 +162,9 @@ def test_rpm_closure_scope_views_leaves_out_what_the_view_has(
               - name: server
                 repos: [app, os]
             """)
-        assert _run(capsys, cfg, "init")[0] == 0
-        assert _run(capsys, cfg, "repo", "sync", "--repo-id", "os")[0] == 0
-        code, _, err = _run(capsys, cfg, "repo", "sync", "--repo-id", "app")
+        assert run_cli(capsys, cfg, "init")[0] == 0
+        assert run_cli(capsys, cfg, "repo", "sync", "--repo-id", "os")[0] == 0
+        code, _, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "app")
         assert code == 0, err
     # base (both versions) and shell come from "os": only the rest is taken
     assert _content(cfg, "app") == RPM_CLOSURE - {"base-2.0-1.noarch", "shell-5.2-1.noarch"}
@@ -205,7 +177,7 @@ def test_rpm_closure_follows_recommends_only_when_asked(
     (explained as recommended); without it the closure is the same as before."""
     base = tmp_path / "state"
     with serve_directory(rpm_upstream) as url:
-        cfg = _config(tmp_path / "config.yaml", base, published, f"""\
+        cfg = write_config(tmp_path / "config.yaml", base=base, published=published, body=f"""\
             repositories:
               - id: weak
                 type: rpm
@@ -216,13 +188,13 @@ def test_rpm_closure_follows_recommends_only_when_asked(
                   patterns:
                     include: ["^top$"]
             """)
-        assert _run(capsys, cfg, "init")[0] == 0
-        code, out, err = _run(capsys, cfg, "repo", "sync", "--repo-id", "weak", "--dry-run")
+        assert run_cli(capsys, cfg, "init")[0] == 0
+        code, out, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "weak", "--dry-run")
         assert code == 0, err
         assert "include_recommends" not in err  # a known key, no warning
         assert ("extra-docs-1.0-1.noarch: recommended by top-1.0-1.noarch "
                 "(extra-docs >= 1)") in out, out
-        assert _run(capsys, cfg, "repo", "sync", "--repo-id", "weak")[0] == 0
+        assert run_cli(capsys, cfg, "repo", "sync", "--repo-id", "weak")[0] == 0
     assert _content(cfg, "weak") == RPM_CLOSURE | {"extra-docs-1.0-1.noarch"}
 
 
@@ -236,8 +208,6 @@ def test_apt_closure_is_synced_and_apt_resolves_it(
     missing = missing_tools("dpkg-deb", "reprepro", "gpg", "gpgv", "apt-get")
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
-    from test_apt_format import AptClient
-
     specs = [
         DebSpec("top", "1.0-1", fields={
             "Depends": "mid (>= 2.0), virtual-service, missing-pkg | alt-pkg",
@@ -276,7 +246,7 @@ def test_apt_closure_is_synced_and_apt_resolves_it(
                   patterns:
                     include: ["^top$"]
             """
-        cfg = _config(tmp_path / "config.yaml", base, published, f"""\
+        cfg = write_config(tmp_path / "config.yaml", base=base, published=published, body=f"""\
             gpg:
               enabled: false
             repositories:
@@ -286,31 +256,27 @@ def test_apt_closure_is_synced_and_apt_resolves_it(
               - id: plain
 {repo}
             """)
-        assert _run(capsys, cfg, "init")[0] == 0
-        code, out, err = _run(capsys, cfg, "repo", "sync", "--repo-id", "withdeps",
-                              "--dry-run")
+        assert run_cli(capsys, cfg, "init")[0] == 0
+        code, out, err = run_cli(capsys, cfg, "repo", "sync", "--repo-id", "withdeps",
+                                 "--dry-run")
         assert code == 0, err
         assert ("mid_2.0-1_amd64: required by top_1.0-1_amd64 (mid (>= 2.0))" in out), out
         assert ("alt-pkg_1.0-1_all: required by top_1.0-1_amd64 (missing-pkg | alt-pkg)"
                 in out), out
-        assert _run(capsys, cfg, "repo", "sync", "--all")[0] == 0
+        assert run_cli(capsys, cfg, "repo", "sync", "--all")[0] == 0
     expected = {"top_1.0-1_amd64", "mid_2.0-1_amd64", "base_1.0-1_all",
                 "svc-impl_3.0-1_amd64", "alt-pkg_1.0-1_all", "prelib_1.0-1_amd64"}
     assert _content(cfg, "withdeps") == expected
     assert _content(cfg, "plain") == {"top_1.0-1_amd64"}
     for repo_id in ("withdeps", "plain"):
-        assert _run(capsys, cfg, "publish", "repo", "--repo-id", repo_id)[0] == 0
+        assert run_cli(capsys, cfg, "publish", "repo", "--repo-id", repo_id)[0] == 0
 
     with serve_as_web_user(published) as web:
         outcomes = {}
         for repo_id in ("withdeps", "plain"):
-            client = AptClient(tmp_path / f"apt-{repo_id}", f"{web}{repo_id}/latest",
-                               key.public_gpg)
             # the published trees are not signed here: trust them explicitly
-            (client.root / "etc/apt/sources.list").write_text(
-                f"deb [trusted=yes] {web}{repo_id}/latest stable main contrib\n")
-            update = client.run("apt-get", "update")
-            assert update.returncode == 0, update.stdout + update.stderr
+            client = AptClient(tmp_path / f"apt-{repo_id}", f"{web}{repo_id}/latest", None)
+            client.update()
             outcomes[repo_id] = client.run("apt-get", "install", "--simulate", "-y", "top")
     install = outcomes["withdeps"]
     assert install.returncode == 0, install.stdout + install.stderr

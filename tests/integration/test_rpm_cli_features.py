@@ -9,7 +9,6 @@ loopback HTTP(S) servers, gpg/gpgv keys, and dnf reading what is published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,11 +17,21 @@ import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chantal_cli.main import main
+from support.cli import (
+    Capsys,
+    chantal,
+    init_and_sync,
+    pool_rpm_names,
+    published_dir,
+    run_json,
+    run_ok,
+    store_state,
+)
+from support.cli import write_config as _write_config
 from support.httpserver import ServerTLS, serve_directory
 from support.rpmfixtures import (
     TOOLS,
@@ -35,11 +44,9 @@ from support.rpmfixtures import (
     sha256_of,
 )
 from support.tls import make_pki
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
-
-Capsys = pytest.CaptureFixture[str]
 
 if missing_tools(*TOOLS, "dnf"):
     pytest.skip(f"needs {', '.join(missing_tools(*TOOLS, 'dnf'))}", allow_module_level=True)
@@ -52,46 +59,10 @@ NEVRA_QF = "%{name}-%{epoch}:%{version}-%{release}.%{arch}"
 
 def write_config(path: Path, base: Path, published: Path, repos: str, *,
                  extra: str = "") -> Path:
-    """A configuration with SQLite under ``base``, ``extra`` top-level YAML, ``repos``."""
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {published}
-        download:
-          retry_attempts: 0
-          timeout: 10
-        """) + textwrap.dedent(extra) + "repositories:\n"
-        + textwrap.indent(textwrap.dedent(repos), "  "), encoding="utf-8")
-    return path
-
-
-def chantal(config: Path, *args: str) -> int:
-    return main(["--config", str(config), "-q", *args])
-
-
-def run_json(capsys: Capsys, config: Path, *args: str) -> Any:
-    """Run a command with ``--format json`` and parse its standard output."""
-    capsys.readouterr()
-    assert main(["--config", str(config), *args, "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def snapshot_state(base: Path) -> tuple[dict[str, str], bytes]:
-    """Pool files (path -> sha256) and a dump of the catalog without the history table."""
-    import sqlite3
-
-    pool = {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((base / "pool").rglob("*")) if p.is_file()}
-    con = sqlite3.connect(base / "chantal.db")
-    try:
-        dump = "\n".join(line for line in con.iterdump()
-                         if "sync_history" not in line and 'INSERT INTO "history' not in line)
-    finally:
-        con.close()
-    return pool, dump.encode()
+    """A configuration with SQLite under ``base``, no download retries, ``extra`` top-level
+    YAML and the ``repositories`` items ``repos``."""
+    return _write_config(path, base=base, published=published, body=extra,
+                         repositories=repos, retry_attempts=0)
 
 
 def upstream_nevras(upstream: Path, *, pattern: str = "*.rpm") -> list[str]:
@@ -108,23 +79,16 @@ def pool_rpms(base: Path) -> list[Path]:
     return sorted((base / "pool").rglob("*.rpm"))
 
 
-def pool_names(base: Path) -> list[str]:
-    """File names of the RPMs in the pool, without the SHA256 prefix."""
-    return sorted(p.name.split("_", 1)[1] for p in pool_rpms(base))
-
-
 #: (state directory, published directory, upstream repository copy)
 Env = tuple[Path, Path, Path]
 
 
 @pytest.fixture()
 def env(tmp_path: Path, rpm_standard_repo: Path) -> Iterator[Env]:  # noqa: F811
-    base = tmp_path / "state"
-    published = public_tmpdir()
     upstream = tmp_path / "upstream"
     shutil.copytree(rpm_standard_repo, upstream)
-    yield base, published, upstream
-    shutil.rmtree(published, ignore_errors=True)
+    with published_dir() as published:
+        yield tmp_path / "state", published, upstream
 
 
 # --- gpg keys ---------------------------------------------------------------------------
@@ -209,27 +173,22 @@ def test_https_upstream_with_entitlement_client_certificate(env: Env, tmp_path: 
             """
         cfg = write_config(tmp_path / "config.yaml", base, published,
                            repo.format(url=url, ca=pki.ca_cert, certs=entitlement))
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "cdn") == 0
+        init_and_sync(cfg, "--repo-id", "cdn")
         assert any(r.endswith(".rpm") for r in url.requests)
-        assert pool_names(base) == ["beta-1.0-1.noarch.rpm"]
+        assert pool_rpm_names(base) == ["beta-1.0-1.noarch.rpm"]
 
         # the same server without a client certificate: the handshake is refused
         nocert = write_config(tmp_path / "nocert.yaml", tmp_path / "state2", published,
                               repo.format(url=url, ca=pki.ca_cert, certs=empty))
         assert chantal(nocert, "init") == 0
-        capsys.readouterr()
-        assert chantal(nocert, "repo", "sync", "--repo-id", "cdn") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, nocert, "-q", "repo", "sync", "--repo-id", "cdn", code=1)
         assert url.url("repodata/repomd.xml") in err, err
         assert not pool_rpms(tmp_path / "state2")
 
         # the right certificate but an unrelated CA bundle: the server is not trusted
         wrong_ca = write_config(tmp_path / "wrongca.yaml", tmp_path / "state2", published,
                                 repo.format(url=url, ca=pki.other_ca_cert, certs=entitlement))
-        capsys.readouterr()
-        assert chantal(wrong_ca, "repo", "sync", "--repo-id", "cdn") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, wrong_ca, "-q", "repo", "sync", "--repo-id", "cdn", code=1)
         assert url.url("repodata/repomd.xml") in err and "certificate verify failed" in err, err
         assert not pool_rpms(tmp_path / "state2")
 
@@ -268,8 +227,7 @@ def test_sync_goes_through_the_configured_proxy(env: Env, tmp_path: Path) -> Non
               username: bob
               password: "p@ss word"
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--all") == 0
+        init_and_sync(cfg, "--all")
         assert origin.requests == []
         assert origin.url("repodata/repomd.xml") in proxy.proxied
         rpms = [u for u in proxy.proxied if u.endswith(".rpm")]
@@ -279,7 +237,7 @@ def test_sync_goes_through_the_configured_proxy(env: Env, tmp_path: Path) -> Non
         # the repository that turns the proxy off went straight to its origin
         assert not [u for u in proxy.proxied if u.startswith(str(direct))]
         assert "repodata/repomd.xml" in direct.requests and direct.proxied == []
-    assert pool_names(base) == ["alpha-1.0-1.x86_64.rpm", "alpha-2.0-1.x86_64.rpm",
+    assert pool_rpm_names(base) == ["alpha-1.0-1.x86_64.rpm", "alpha-2.0-1.x86_64.rpm",
                                 "beta-1.0-1.noarch.rpm", "gamma-1.0-1.noarch.rpm",
                                 "gamma-1.0~rc1-1.noarch.rpm"]
 
@@ -311,19 +269,16 @@ def test_upstream_signature_is_verified(env: Env, tmp_path: Path, keys: Keys,
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published,
                            _verify_repo(url, key.armored))
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "signed") == 0
+        init_and_sync(cfg, "--repo-id", "signed")
         assert "repodata/repomd.xml.asc" in url.requests
-        before = snapshot_state(base)
+        before = store_state(base)
 
         # upstream changes; the new repomd.xml carries the old (now wrong) signature
         build_repo(upstream, [PkgSpec(name="gamma", version="3.0", files={"/g3": "3"})])
         asc.write_bytes(good_signature)
-        capsys.readouterr()
-        assert chantal(cfg, "repo", "sync", "--repo-id", "signed") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, cfg, "-q", "repo", "sync", "--repo-id", "signed", code=1)
         assert url.url("repodata/repomd.xml.asc") in err and "signature" in err.lower(), err
-        assert snapshot_state(base) == before
+        assert store_state(base) == before
 
         # a tampered signature file (one byte of the base64 body changed)
         key.sign_repomd(upstream)
@@ -332,24 +287,20 @@ def test_upstream_signature_is_verified(env: Env, tmp_path: Path, keys: Keys,
                     and not line.startswith("-----"))
         text[body] = ("B" if text[body][0] != "B" else "C") + text[body][1:]
         asc.write_text("\n".join(text) + "\n")
-        capsys.readouterr()
-        assert chantal(cfg, "repo", "sync", "--repo-id", "signed") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, cfg, "-q", "repo", "sync", "--repo-id", "signed", code=1)
         assert url.url("repodata/repomd.xml.asc") in err and "error[bad-signature]" in err, err
-        assert snapshot_state(base) == before
+        assert store_state(base) == before
 
         # a key we do not trust signed it
         other.sign_repomd(upstream)
-        capsys.readouterr()
-        assert chantal(cfg, "repo", "sync", "--repo-id", "signed") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, cfg, "-q", "repo", "sync", "--repo-id", "signed", code=1)
         assert url.url("repodata/repomd.xml.asc") in err and "no public key" in err, err
-        assert snapshot_state(base) == before
+        assert store_state(base) == before
 
         # the right signature again: the new gamma arrives
         key.sign_repomd(upstream)
         assert chantal(cfg, "repo", "sync", "--repo-id", "signed") == 0
-    assert "gamma-3.0-1.noarch.rpm" in pool_names(base)
+    assert "gamma-3.0-1.noarch.rpm" in pool_rpm_names(base)
 
 
 def test_missing_signature_policy_and_fingerprint_pinning(env: Env, tmp_path: Path, keys: Keys,
@@ -361,9 +312,7 @@ def test_missing_signature_policy_and_fingerprint_pinning(env: Env, tmp_path: Pa
         strict = write_config(tmp_path / "strict.yaml", base, published,
                               _verify_repo(url, key.armored))
         assert chantal(strict, "init") == 0
-        capsys.readouterr()
-        assert chantal(strict, "repo", "sync", "--repo-id", "signed") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, strict, "-q", "repo", "sync", "--repo-id", "signed", code=1)
         assert url.url("repodata/repomd.xml.asc") in err and "not signed" in err, err
         assert not pool_rpms(base)
         # ...accepted with a warning under on_missing_signature: warn
@@ -381,9 +330,7 @@ def test_missing_signature_policy_and_fingerprint_pinning(env: Env, tmp_path: Pa
                               _verify_repo(url, key.binary, f"trusted_fingerprints: "
                                            f"[{other.fingerprint}]\n"))
         assert chantal(pinned, "init") == 0
-        capsys.readouterr()
-        assert chantal(pinned, "repo", "sync", "--repo-id", "signed") == 1
-        err = capsys.readouterr().err
+        _, err = run_ok(capsys, pinned, "-q", "repo", "sync", "--repo-id", "signed", code=1)
         assert url.url("repodata/repomd.xml.asc") in err and "not pinned" in err, err
         assert not pool_rpms(tmp_path / "state2")
         # pinned to the signer's own fingerprint: accepted
@@ -435,8 +382,7 @@ def test_published_repomd_is_signed_and_dnf_checks_it(env: Env, tmp_path: Path, 
               gnupg_home: {key.home}
               key_id: {key.fingerprint}
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
+        init_and_sync(cfg, "--repo-id", "fixture")
     assert chantal(cfg, "publish", "repo", "--repo-id", "fixture") == 0
     tree = published / "fixture" / "latest"
     repomd = tree / "repodata" / "repomd.xml"
@@ -502,8 +448,7 @@ def test_mirror_mode_publishes_upstream_byte_for_byte(env: Env, tmp_path: Path, 
               mode: mirror
               feed: {url}
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
+        init_and_sync(cfg, "--repo-id", "fixture")
         assert chantal(cfg, "publish", "repo", "--repo-id", "fixture") == 0
         tree = published / "fixture" / "latest"
         _assert_same_tree(tree, upstream)
@@ -571,14 +516,14 @@ def test_hosted_repository_takes_uploads(env: Env, tmp_path: Path, capsys: Capsy
         assert "already present inhouse-1.0-1.noarch" in captured.out
         assert "content unchanged, version 2" in captured.err
         # a conflicting file or a broken one: refused, pool and catalog unchanged
-        before = snapshot_state(base)
+        before = store_state(base)
         for bad, message in ((impostor, "already in the repository"), (junk, str(junk))):
             capsys.readouterr()
             assert chantal(cfg, "package", "upload", "--repo-id", "internal", str(later[0]),
                            str(bad)) == 1
             err = capsys.readouterr().err
             assert message in err, err
-            assert snapshot_state(base) == before
+            assert store_state(base) == before
         # a hosted repository is not synced
         assert chantal(cfg, "repo", "sync", "--all") == 0
         # uploads go to hosted repositories only
@@ -619,9 +564,8 @@ def test_check_updates_reports_without_downloading(env: Env, tmp_path: Path,
                 rpm:
                   exclude_source_rpms: true
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
-        before = snapshot_state(base)
+        init_and_sync(cfg, "--repo-id", "fixture")
+        before = store_state(base)
         build_repo(upstream, [
             PkgSpec(name="gamma", version="3.0", files={"/g3": "3"}),
             PkgSpec(name="beta", version="1.5", epoch=2, files={"/b": "b15"}),
@@ -648,7 +592,7 @@ def test_check_updates_reports_without_downloading(env: Env, tmp_path: Path,
         assert by_name["gamma"]["new"] is False and by_name["gamma"]["size"] > 0
         assert url.requests and not [r for r in url.requests if r.endswith(".rpm")], \
             url.requests
-    assert snapshot_state(base) == before
+    assert store_state(base) == before
 
 
 # --- 8. import from yum .repo files -----------------------------------------------------
@@ -736,8 +680,7 @@ def test_inspection_and_maintenance_commands(env: Env, tmp_path: Path, capsys: C
                 patterns:
                   include: ["^alpha$"]
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--all") == 0
+        init_and_sync(cfg, "--all")
         # the alphas repository narrows to alpha 2.0 only: alpha 1.0 stays in the pool as
         # part of the fixture repository; then fixture drops beta
         cfg2 = write_config(tmp_path / "config2.yaml", base, published, f"""\
@@ -832,7 +775,7 @@ def test_inspection_and_maintenance_commands(env: Env, tmp_path: Path, capsys: C
     assert chantal(cfg2, "pool", "cleanup") == 0
     assert "removed 1 unreferenced files" in capsys.readouterr().out
     assert pool_files() == referenced and not pool.has(orphan.sha256)
-    assert "beta-1.0-1.noarch.rpm" in pool_names(base)
+    assert "beta-1.0-1.noarch.rpm" in pool_rpm_names(base)
 
     # db cleanup: drops package rows nothing uses (none here), then frees pool files
     orphan = pool.put([b"another orphan\n"], "orphan2.txt")
@@ -865,11 +808,7 @@ def test_inspection_and_maintenance_commands(env: Env, tmp_path: Path, capsys: C
     assert chantal(cfg2, "pool", "verify") == 3
     out = capsys.readouterr().out
     assert "gamma-1.0-1.noarch.rpm" in out and "does not match" in out
-    rows = json.loads(_capture(capsys, cfg2, "pool", "verify", "--format", "json", code=3))
+    out, _ = run_ok(capsys, cfg2, "pool", "verify", "--format", "json", code=3)
+    rows = json.loads(out)
     assert [r["filename"] for r in rows] == ["gamma-1.0-1.noarch.rpm"]
 
-
-def _capture(capsys: Capsys, cfg: Path, *args: str, code: int) -> str:
-    capsys.readouterr()
-    assert main(["--config", str(cfg), *args]) == code
-    return capsys.readouterr().out

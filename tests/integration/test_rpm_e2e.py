@@ -4,19 +4,28 @@ a web server running as another user."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chantal_cli.main import main
+from support.cli import (
+    Capsys,
+    chantal,
+    init_and_sync,
+    published_dir,
+    published_updateinfo,
+    run_json,
+    store_state,
+)
+from support.cli import write_config as _write_config
 from support.httpserver import Fault, serve_directory
 from support.rpmfixtures import (
     TOOLS,
@@ -27,7 +36,7 @@ from support.rpmfixtures import (
     rpm_standard_repo,  # noqa: F401  (session fixture)
     sha256_of,
 )
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
 
@@ -36,65 +45,25 @@ if missing_tools(*TOOLS, "dnf"):
 
 
 def write_config(path: Path, base: Path, published: Path, repos: str) -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {published}
-        download:
-          retry_attempts: 2
-          timeout: 10
-        repositories:
-        """) + textwrap.indent(textwrap.dedent(repos), "  "), encoding="utf-8")
-    return path
+    """A configuration with SQLite under ``base``, two download retries and the given
+    ``repositories`` items."""
+    return _write_config(path, base=base, published=published, repositories=repos,
+                         retry_attempts=2)
 
 
-def chantal(config: Path, *args: str) -> int:
-    return main(["--config", str(config), "-q", *args])
-
-
-def snapshot_state(base: Path) -> tuple[dict[str, str], bytes]:
-    """Pool files (path -> sha256) and a dump of the catalog, to prove nothing changed."""
-    import sqlite3
-
-    pool = {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((base / "pool").rglob("*")) if p.is_file()}
-    con = sqlite3.connect(base / "chantal.db")
-    try:
-        dump = "\n".join(
-            line for line in con.iterdump()
-            if "sync_history" not in line and "INSERT INTO \"history" not in line)
-    finally:
-        con.close()
-    return pool, dump.encode()
-
-
-def published_updateinfo(tree: Path) -> str:
-    """The decompressed updateinfo document a published tree lists in repomd.xml."""
-    import re
-
-    from chantal_adapters.rpm.compression import decompress
-
-    repomd = (tree / "repodata" / "repomd.xml").read_text()
-    href = re.search(r'<data type="updateinfo">.*?<location href="([^"]+)"', repomd, re.S)
-    assert href, "repomd.xml lists no updateinfo"
-    path = tree / href.group(1)
-    return decompress(path.read_bytes(), path.name).decode()
+#: (state directory, published directory, upstream repository copy)
+Env = tuple[Path, Path, Path]
 
 
 @pytest.fixture()
-def env(tmp_path: Path, rpm_standard_repo: Path):  # noqa: F811
-    base = tmp_path / "state"
-    published = public_tmpdir()
+def env(tmp_path: Path, rpm_standard_repo: Path) -> Iterator[Env]:  # noqa: F811
     upstream = tmp_path / "upstream"
     shutil.copytree(rpm_standard_repo, upstream)
-    yield base, published, upstream
-    shutil.rmtree(published, ignore_errors=True)
+    with published_dir() as published:
+        yield tmp_path / "state", published, upstream
 
 
-def test_sync_publish_and_dnf_sees_exactly_the_filtered_content(env, tmp_path: Path) -> None:
+def test_sync_publish_and_dnf_sees_exactly_the_filtered_content(env: Env, tmp_path: Path) -> None:
     base, published, upstream = env
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published, f"""\
@@ -107,8 +76,7 @@ def test_sync_publish_and_dnf_sees_exactly_the_filtered_content(env, tmp_path: P
                 rpm:
                   exclude_source_rpms: true
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
+        init_and_sync(cfg, "--repo-id", "fixture")
         url.clear_log()
         # a second sync with nothing changed makes one request
         assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
@@ -154,7 +122,8 @@ def test_sync_publish_and_dnf_sees_exactly_the_filtered_content(env, tmp_path: P
         assert any(n.startswith("beta-") for n in fetched), fetched
 
 
-def test_filtered_sync_with_latest_only_and_dry_run(env, tmp_path: Path, capsys) -> None:
+def test_filtered_sync_with_latest_only_and_dry_run(env: Env, tmp_path: Path,
+                                                    capsys: Capsys) -> None:
     base, published, upstream = env
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published, f"""\
@@ -175,16 +144,12 @@ def test_filtered_sync_with_latest_only_and_dry_run(env, tmp_path: Path, capsys)
         assert "alpha-2.0-1.x86_64" in out and "alpha-1.0-1.x86_64" not in out
         assert not any((base / "pool").rglob("*.rpm"))
         assert chantal(cfg, "repo", "sync", "--repo-id", "latest") == 0
-    capsys.readouterr()
-    assert main(["--config", str(cfg), "package", "list", "--repo-id", "latest",
-                 "--format", "json"]) == 0
-    import json
-
-    names = sorted(p["nevra"] for p in json.loads(capsys.readouterr().out))
+    names = sorted(p["nevra"] for p in run_json(capsys, cfg, "package", "list",
+                                                 "--repo-id", "latest"))
     assert names == ["alpha-2.0-1.x86_64", "coreutils-9.1-1.x86_64", "epsilon-1:0.5-3.x86_64"]
 
 
-def test_two_repositories_share_pool_files(env, tmp_path: Path, capsys) -> None:
+def test_two_repositories_share_pool_files(env: Env, tmp_path: Path, capsys: Capsys) -> None:
     base, published, upstream = env
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published, f"""\
@@ -198,15 +163,10 @@ def test_two_repositories_share_pool_files(env, tmp_path: Path, capsys) -> None:
                 patterns:
                   include: ["^alpha"]
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--all") == 0
+        init_and_sync(cfg, "--all")
     rpms = list((base / "pool").rglob("*.rpm"))
     assert len(rpms) == len(list(upstream.rglob("*.rpm")))
-    capsys.readouterr()
-    assert main(["--config", str(cfg), "pool", "stats", "--format", "json"]) == 0
-    import json
-
-    stats = json.loads(capsys.readouterr().out)
+    stats = run_json(capsys, cfg, "pool", "stats")
     assert stats["saved_bytes"] > 0 and stats["deduplication_ratio"] > 1
 
 
@@ -217,8 +177,10 @@ def test_two_repositories_share_pool_files(env, tmp_path: Path, capsys) -> None:
     ("PKG", "corrupt", "mismatch"),
     ("repodata/repomd.xml", "missing-file", "repodata/"),
 ])
-def test_bad_input_gives_clear_error_and_changes_nothing(env, tmp_path: Path, capsys,
-                                                         fault_path, fault, message) -> None:
+def test_bad_input_gives_clear_error_and_changes_nothing(env: Env, tmp_path: Path,
+                                                         capsys: Capsys, fault_path: str,
+                                                         fault: Any,
+                                                         message: str) -> None:
     base, published, upstream = env
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published, f"""\
@@ -229,9 +191,8 @@ def test_bad_input_gives_clear_error_and_changes_nothing(env, tmp_path: Path, ca
                 patterns:
                   include: ["^(beta|gamma)$"]
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
-        before = snapshot_state(base)
+        init_and_sync(cfg, "--repo-id", "fixture")
+        before = store_state(base)
         # upstream gains a package; fetching it fails in some way
         build_repo(upstream, [PkgSpec(name="gamma", version="3.0", files={"/g3": "3"})],
                    packages_dir="Packages")
@@ -247,10 +208,10 @@ def test_bad_input_gives_clear_error_and_changes_nothing(env, tmp_path: Path, ca
         assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 1
         err = capsys.readouterr().err
         assert url in err and message.replace("PKG", pkg) in err, err
-    assert snapshot_state(base) == before
+    assert store_state(base) == before
 
 
-def test_retry_after_500_succeeds(env, tmp_path: Path) -> None:
+def test_retry_after_500_succeeds(env: Env, tmp_path: Path) -> None:
     base, published, upstream = env
     faults = {"repodata/repomd.xml": Fault.flaky(500, times=1)}
     with serve_directory(upstream, faults=faults) as url:
@@ -259,12 +220,11 @@ def test_retry_after_500_succeeds(env, tmp_path: Path) -> None:
               type: rpm
               feed: {url}
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
+        init_and_sync(cfg, "--repo-id", "fixture")
         assert faults["repodata/repomd.xml"].count == 2
 
 
-def test_sync_killed_mid_download_then_rerun_completes(env, tmp_path: Path) -> None:
+def test_sync_killed_mid_download_then_rerun_completes(env: Env, tmp_path: Path) -> None:
     base, published, upstream = env
     rpm = next((upstream / "Packages").glob("alpha-2.0*.rpm"))
     faults = {f"Packages/{rpm.name}": Fault.slow(30, times=1)}

@@ -9,10 +9,8 @@ through the CLI's ``main`` with a configuration file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import sqlite3
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -23,12 +21,11 @@ import attrs
 import pytest
 
 from chantal_cli.main import main
+from support.cli import Capsys, pool_rpm_names, run_cli, run_json, store_state, write_config
 from support.httpserver import serve_directory
 from support.rpmfixtures import TOOLS, PkgSpec, add_metadata, build_rpms, missing_tools
 
 pytestmark = pytest.mark.integration
-
-Capsys = pytest.CaptureFixture[str]
 
 _NEEDED = (*TOOLS, "rpmkeys", "rpmsign", "gpg", "gpgconf")
 if missing_tools(*_NEEDED):
@@ -122,19 +119,9 @@ def _upstream(root: Path, fx: Fixtures, **choice: str) -> Path:
 
 
 def _config(path: Path, base: Path, repo: str) -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {base}/published
-        download:
-          retry_attempts: 0
-          timeout: 10
-        repositories:
-        """) + textwrap.indent(textwrap.dedent(repo), "  "), encoding="utf-8")
-    return path
+    """A configuration with everything under ``base``, no download retries and the
+    repository ``repo`` (see :func:`_repo`)."""
+    return write_config(path, base=base, repositories=repo, retry_attempts=0)
 
 
 def _repo(url: str, key_file: Path | None, extra: str = "", *, verify: str = "") -> str:
@@ -148,34 +135,12 @@ def _repo(url: str, key_file: Path | None, extra: str = "", *, verify: str = "")
 
 
 def _sync(capsys: Capsys, config: Path, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(["--config", str(config), "repo", "sync", "--repo-id", "signed", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _state(base: Path) -> tuple[dict[str, str], bytes]:
-    """Pool files (path -> sha256) and a dump of the catalog without the history table."""
-    pool = {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((base / "pool").rglob("*")) if p.is_file()}
-    con = sqlite3.connect(base / "chantal.db")
-    try:
-        dump = "\n".join(line for line in con.iterdump()
-                         if "sync_history" not in line and 'INSERT INTO "history' not in line)
-    finally:
-        con.close()
-    return pool, dump.encode()
-
-
-def _pool_names(base: Path) -> list[str]:
-    return sorted(p.name.split("_", 1)[1] for p in (base / "pool").rglob("*.rpm"))
+    return run_cli(capsys, config, "repo", "sync", "--repo-id", "signed", *args)
 
 
 def _history(capsys: Capsys, config: Path) -> list[dict[str, Any]]:
-    capsys.readouterr()
-    assert main(["--config", str(config), "repo", "history", "--repo-id", "signed", "--format",
-                 "json"]) == 0
-    rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    rows: list[dict[str, Any]] = run_json(capsys, config, "repo", "history", "--repo-id",
+                                          "signed")
     return rows
 
 
@@ -190,7 +155,7 @@ def test_signed_packages_sync_with_the_right_key(tmp_path: Path, fixtures: Fixtu
         code, _, err = _sync(capsys, cfg)
         assert code == 0, err
         assert "not acted on" not in err
-    assert _pool_names(base) == ["alpha-1.0-1.noarch.rpm", "beta-1.0-1.noarch.rpm"]
+    assert pool_rpm_names(base) == ["alpha-1.0-1.noarch.rpm", "beta-1.0-1.noarch.rpm"]
     assert _history(capsys, cfg)[0]["status"] == "success"
 
 
@@ -211,7 +176,7 @@ def test_pinned_fingerprint_limits_the_trusted_keys(tmp_path: Path, fixtures: Fi
         assert "alpha-1.0-1.noarch.rpm" in err and url.url(
             "Packages/alpha-1.0-1.noarch.rpm") in err, err
         assert "NOKEY" in err, err
-        assert _pool_names(tmp_path / "s1") == []
+        assert pool_rpm_names(tmp_path / "s1") == []
         # a binary keyring holding both keys, pinned to the signer's key id (16 digits)
         keyring = tmp_path / "both.gpg"
         subprocess.run(["gpg", "--dearmor", "--batch", "--yes", "--output", str(keyring),
@@ -221,7 +186,7 @@ def test_pinned_fingerprint_limits_the_trusted_keys(tmp_path: Path, fixtures: Fi
         assert main(["--config", str(right), "init"]) == 0
         code, _, err = _sync(capsys, right)
         assert code == 0, err
-        assert _pool_names(tmp_path / "s2") == ["alpha-1.0-1.noarch.rpm"]
+        assert pool_rpm_names(tmp_path / "s2") == ["alpha-1.0-1.noarch.rpm"]
 
 
 @pytest.mark.parametrize(("variant", "reason"), [
@@ -240,7 +205,7 @@ def test_bad_package_fails_the_sync_and_warn_keeps_it(tmp_path: Path, fixtures: 
         assert main(["--config", str(cfg), "init"]) == 0
         code, _, err = _sync(capsys, cfg)
         assert code == 0, err
-        before = _state(base)
+        before = store_state(base)
 
         # upstream adds a signed beta and a bad gamma: nothing of it is kept
         _upstream(root, fx, alpha="key", beta="key", gamma=variant)
@@ -251,7 +216,7 @@ def test_bad_package_fails_the_sync_and_warn_keeps_it(tmp_path: Path, fixtures: 
         assert reason in err and "error[bad-signature]" in err, err
         if variant == "other":
             assert f"key ID {fx.other.fingerprint[-8:].lower()}" in err, err
-        assert _state(base) == before
+        assert store_state(base) == before
         assert _history(capsys, cfg)[0]["status"] == "failed"
 
         # the matching policy at warn: the package is kept, with a warning
@@ -266,7 +231,7 @@ def test_bad_package_fails_the_sync_and_warn_keeps_it(tmp_path: Path, fixtures: 
         warning = report["warnings"][0]
         assert "gamma-1.0-1.noarch.rpm" in warning and gamma_url in warning
         assert f"{policy} is warn" in warning
-        assert _pool_names(base) == ["alpha-1.0-1.noarch.rpm", "beta-1.0-1.noarch.rpm",
+        assert pool_rpm_names(base) == ["alpha-1.0-1.noarch.rpm", "beta-1.0-1.noarch.rpm",
                                      "gamma-1.0-1.noarch.rpm"]
         assert "warning" in _history(capsys, lenient)[0]["message"]
 
@@ -283,7 +248,7 @@ def test_repository_gpgcheck_switch(tmp_path: Path, fixtures: Fixtures,
         assert main(["--config", str(off), "init"]) == 0
         code, _, err = _sync(capsys, off)
         assert code == 0, err
-        assert _pool_names(tmp_path / "s1") == ["alpha-1.0-1.noarch.rpm"]
+        assert pool_rpm_names(tmp_path / "s1") == ["alpha-1.0-1.noarch.rpm"]
 
         nokey = _config(tmp_path / "nokey.yaml", tmp_path / "s2",
                         _repo(url, None, "gpgcheck: true\n"))
@@ -291,7 +256,7 @@ def test_repository_gpgcheck_switch(tmp_path: Path, fixtures: Fixtures,
         code, _, err = _sync(capsys, nokey)
         assert code == 1
         assert "no trusted key is configured" in err and "verify.key_files" in err, err
-        assert _pool_names(tmp_path / "s2") == []
+        assert pool_rpm_names(tmp_path / "s2") == []
 
 
 def test_key_from_an_imported_yum_repo_file(tmp_path: Path, fixtures: Fixtures,
@@ -308,24 +273,15 @@ def test_key_from_an_imported_yum_repo_file(tmp_path: Path, fixtures: Fixtures,
         imported = tmp_path / "imported.yaml"
         assert main(["repo", "import", "--from-yum-repos", str(repo_file),
                      "--output", str(imported)]) == 0
-        cfg = tmp_path / "config.yaml"
-        cfg.write_text(textwrap.dedent(f"""\
-            database:
-              url: sqlite:///{base}/chantal.db
-            storage:
-              base_path: {base}
-              pool_path: {base}/pool
-              published_path: {base}/published
-            download:
-              retry_attempts: 0
-            """) + imported.read_text(), encoding="utf-8")
+        cfg = write_config(tmp_path / "config.yaml", base=base, retry_attempts=0,
+                           timeout=None, body=imported.read_text())
         assert main(["--config", str(cfg), "init"]) == 0
         code, _, err = _sync(capsys, cfg)
         assert code == 0, err
-        assert _pool_names(base) == ["alpha-1.0-1.noarch.rpm"]
+        assert pool_rpm_names(base) == ["alpha-1.0-1.noarch.rpm"]
 
         _upstream(root, fx, alpha="key", beta="unsigned")
         code, _, err = _sync(capsys, cfg)
         assert code == 1
         assert url.url("Packages/beta-1.0-1.noarch.rpm") in err and "is not signed" in err, err
-        assert _pool_names(base) == ["alpha-1.0-1.noarch.rpm"]
+        assert pool_rpm_names(base) == ["alpha-1.0-1.noarch.rpm"]

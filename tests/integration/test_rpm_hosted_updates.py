@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_rpm_e2e import chantal, write_config
 
-from chantal_cli.main import main
+from support.cli import (
+    Capsys,
+    chantal,
+    init_and_sync,
+    published_dir,
+    run_json,
+    run_ok,
+    write_config,
+)
 from support.httpserver import serve_directory
 from support.rpmfixtures import TOOLS, PkgSpec, build_repo, build_rpms, dnf_query, missing_tools
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
 
@@ -21,21 +27,21 @@ if missing_tools(*TOOLS, "dnf"):
 
 
 @pytest.fixture()
-def published():
-    path = public_tmpdir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def published() -> Iterator[Path]:
+    with published_dir() as path:
+        yield path
 
 
 def test_upload_to_hosted_repository_then_dnf_sees_it(tmp_path: Path, published: Path,
-                                                       capsys) -> None:
+                                                       capsys: Capsys) -> None:
     rpms = tmp_path / "rpms"
     build_rpms(rpms, [PkgSpec(name="inhouse", version="1.0", requires=("inhouse-lib",),
                               files={"/usr/bin/inhouse": "x"}),
                       PkgSpec(name="inhouse-lib", version="2.1", files={"/usr/lib/x": "y"})],
                workdir=tmp_path / "build")
     files = sorted(str(p) for p in rpms.rglob("*.rpm"))
-    cfg = write_config(tmp_path / "config.yaml", tmp_path / "state", published, """\
+    cfg = write_config(tmp_path / "config.yaml", base=tmp_path / "state", published=published,
+                       retry_attempts=2, repositories="""\
         - id: internal
           type: rpm
           mode: hosted
@@ -52,36 +58,28 @@ def test_upload_to_hosted_repository_then_dnf_sees_it(tmp_path: Path, published:
         got = dnf_query(web + "internal/latest/", tmp_path / "dnf", "repoquery", "--qf",
                         "%{name}-%{version}-%{release}.%{arch}")
     assert sorted(got.split()) == ["inhouse-1.0-1.noarch", "inhouse-lib-2.1-1.noarch"]
-    capsys.readouterr()
-    assert main(["--config", str(cfg), "repo", "history", "--repo-id", "internal",
-                 "--format", "json"]) == 0
-    history = json.loads(capsys.readouterr().out)
+    history = run_json(capsys, cfg, "repo", "history", "--repo-id", "internal")
     assert history[0]["status"] == "success" and history[0]["packages"] == 2
 
 
 def test_check_updates_lists_newer_and_new_packages_without_downloading(
-        tmp_path: Path, published: Path, capsys) -> None:
+        tmp_path: Path, published: Path, capsys: Capsys) -> None:
     upstream = tmp_path / "upstream"
     build_repo(upstream, [PkgSpec(name="app", version="1.0"), PkgSpec(name="tool", version="3")])
     with serve_directory(upstream) as url:
-        cfg = write_config(tmp_path / "config.yaml", tmp_path / "state", published, f"""\
+        cfg = write_config(tmp_path / "config.yaml", base=tmp_path / "state",
+                           published=published, retry_attempts=2, repositories=f"""\
             - id: fixture
               type: rpm
               feed: {url}
             """)
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "fixture") == 0
+        init_and_sync(cfg, "--repo-id", "fixture")
         build_repo(upstream, [PkgSpec(name="app", version="1.1"),
                               PkgSpec(name="fresh", version="0.1")])
         url.clear_log()
-        capsys.readouterr()
-        assert main(["--config", str(cfg), "repo", "check-updates", "--repo-id", "fixture",
-                     "--format", "json"]) == 0
-        rows = json.loads(capsys.readouterr().out)
+        rows = run_json(capsys, cfg, "repo", "check-updates", "--repo-id", "fixture")
         assert not [p for p in url.requests if p.endswith(".rpm")]
-        assert main(["--config", str(cfg), "repo", "check-updates", "--repo-id",
-                     "fixture"]) == 0
-        table = capsys.readouterr().out
+        table, _ = run_ok(capsys, cfg, "repo", "check-updates", "--repo-id", "fixture")
     by_name = {r["name"]: r for r in rows}
     assert by_name["app"]["local"] == "1.0-1" and by_name["app"]["remote"] == "1.1-1"
     assert by_name["fresh"]["new"] is True and by_name["fresh"]["local"] is None

@@ -19,7 +19,6 @@ Retention semantics checked (see :func:`chantal_core.retention.apply_retention`)
 
 from __future__ import annotations
 
-import json
 import shutil
 import textwrap
 from collections.abc import Iterator, Mapping
@@ -29,7 +28,8 @@ from typing import Any
 import attrs
 import pytest
 
-from chantal_cli.main import main
+from support.cli import Capsys, chantal, init_and_sync, published_dir, run_cli, run_json, run_ok
+from support.cli import write_config as _write_config
 from support.httpserver import serve_directory
 from support.rpmfixtures import (
     TOOLS,
@@ -40,11 +40,9 @@ from support.rpmfixtures import (
     missing_tools,
     sha256_of,
 )
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
-
-Capsys = pytest.CaptureFixture[str]
 
 if missing_tools(*TOOLS, "dnf"):
     pytest.skip(f"needs {', '.join(missing_tools(*TOOLS, 'dnf'))}", allow_module_level=True)
@@ -171,31 +169,18 @@ Env = tuple[Path, Path, Path]
 
 @pytest.fixture()
 def env(tmp_path: Path) -> Iterator[Env]:
-    published = public_tmpdir()
-    try:
+    with published_dir() as published:
         yield tmp_path / "state", published, tmp_path / "upstream"
-    finally:
-        shutil.rmtree(published, ignore_errors=True)
 
 
 # --- helpers ----------------------------------------------------------------------------
 
 
 def write_config(path: Path, base: Path, published: Path, repos: str) -> Path:
-    """A configuration with SQLite under ``base`` and the given ``repositories`` YAML."""
-    path.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {published}
-        download:
-          retry_attempts: 0
-          timeout: 10
-        repositories:
-        """) + textwrap.indent(textwrap.dedent(repos), "  "), encoding="utf-8")
-    return path
+    """A configuration with SQLite under ``base``, no download retries and the given
+    ``repositories`` YAML."""
+    return _write_config(path, base=base, published=published, repositories=repos,
+                         retry_attempts=0)
 
 
 def repo_yaml(url: str, retention: str) -> str:
@@ -209,25 +194,6 @@ def repo_yaml(url: str, retention: str) -> str:
               exclude: ["^skipme$"]
           retention:
         """) + textwrap.indent(textwrap.dedent(retention), "    ")
-
-
-def chantal(config: Path, *args: str) -> int:
-    return main(["--config", str(config), "-q", *args])
-
-
-def run(capsys: Capsys, config: Path, *args: str, code: int = 0) -> tuple[str, str]:
-    """Run the CLI (not quiet); assert its exit code; return (stdout, stderr)."""
-    capsys.readouterr()
-    got = main(["--config", str(config), *args])
-    out, err = capsys.readouterr()
-    assert got == code, (args, out, err)
-    return out, err
-
-
-def run_json(capsys: Capsys, config: Path, *args: str) -> Any:
-    """Run a command with ``--format json`` and parse its standard output."""
-    out, _ = run(capsys, config, *args, "--format", "json")
-    return json.loads(out)
 
 
 def listed(capsys: Capsys, config: Path) -> list[dict[str, Any]]:
@@ -306,9 +272,8 @@ def test_package_list_orders_versions_as_rpm(env: Env, tmp_path: Path, built: Bu
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published,
                            repo_yaml(str(url), "policy: mirror\n"))
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "r") == 0
-    out, _ = run(capsys, cfg, "package", "list", "--repo-id", "r")
+        init_and_sync(cfg, "--repo-id", "r")
+    out, _ = run_ok(capsys, cfg, "package", "list", "--repo-id", "r")
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["NAME", "EVR", "ARCH"]
     assert [line.split()[:3] for line in lines[1:]] == [
@@ -328,13 +293,12 @@ def test_changing_the_policy_applies_on_the_next_sync(env: Env, tmp_path: Path,
     with serve_directory(upstream) as url:
         keep_all = write_config(tmp_path / "keep-all.yaml", base, published,
                                 repo_yaml(str(url), "policy: keep-all\n"))
-        assert chantal(keep_all, "init") == 0
-        assert chantal(keep_all, "repo", "sync", "--repo-id", "r") == 0
+        init_and_sync(keep_all, "--repo-id", "r")
         make_upstream(upstream, built, V2)
         assert chantal(keep_all, "repo", "sync", "--repo-id", "r") == 0
         assert sorted(r["nevra"] for r in listed(capsys, keep_all)) == _nevras(
             EXPECTED["keep-all"][1])
-        out, _ = run(capsys, keep_all, "repo", "sync", "--repo-id", "r")
+        out, _ = run_ok(capsys, keep_all, "repo", "sync", "--repo-id", "r")
         assert "up to date" in out
         mirror = write_config(tmp_path / "mirror.yaml", base, published,
                               repo_yaml(str(url), "policy: mirror\n"))
@@ -354,9 +318,7 @@ def test_keep_last_n_without_a_valid_keep_count_is_refused(env: Env, tmp_path: P
     for retention in ("policy: keep-last-n\n", "policy: keep-last-n\nkeep_count: 0\n"):
         cfg = write_config(tmp_path / "config.yaml", base, published,
                            repo_yaml(f"file://{upstream}", retention))
-        capsys.readouterr()
-        code = main(["--config", str(cfg), "config", "check"])
-        err = capsys.readouterr().err
+        code, _, err = run_cli(capsys, cfg, "config", "check")
         assert code != 0 and "keep_count" in err, (retention, code, err)
     assert not (base / "pool").exists() or not pool_files(base)
 
@@ -375,13 +337,12 @@ def test_same_nevra_with_other_content_is_a_reported_conflict(env: Env, tmp_path
     with serve_directory(upstream) as url:
         cfg = write_config(tmp_path / "config.yaml", base, published,
                            repo_yaml(str(url), "policy: mirror\n"))
-        assert chantal(cfg, "init") == 0
-        assert chantal(cfg, "repo", "sync", "--repo-id", "r") == 0
+        init_and_sync(cfg, "--repo-id", "r")
 
         # upstream rebuilds foo-1.1-1.noarch: same NEVRA, other file; createrepo_c again
         make_upstream(upstream, built, keys, replace={"foo-1.1": built.rebuilt_foo})
         url.clear_log()
-        out, err = run(capsys, cfg, "repo", "sync", "--repo-id", "r")
+        out, err = run_ok(capsys, cfg, "repo", "sync", "--repo-id", "r")
         assert "r: content unchanged, version 1" in out, out
         assert (f"conflict: foo-1.1-1.noarch: upstream file {rebuilt[:16]} differs from the "
                 f"known {original[:16]} (kept the known file)") in err, err

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -22,11 +21,13 @@ import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chantal_adapters.sql.catalog import SqlCatalog
-from chantal_cli.main import main
+from support.cli import AptClient, published_dir, published_updateinfo, run_cli, run_json
+from support.cli import write_config as _write_config
 from support.debfixtures import DebSpec, build_archive, build_deb
 from support.debfixtures import missing_tools as deb_missing_tools
 from support.httpserver import serve_directory
@@ -40,7 +41,7 @@ from support.rpmfixtures import (
     missing_tools,
     rpm_standard_repo,  # noqa: F401  (session fixture)
 )
-from support.webserver import public_tmpdir, serve_as_web_user
+from support.webserver import serve_as_web_user
 
 pytestmark = pytest.mark.integration
 
@@ -70,30 +71,13 @@ QF = "%{name}-%{epoch}:%{version}-%{release}.%{arch}"
 
 def write_config(path: Path, base: Path, published: Path, repos: str, views: str = "") -> Path:
     """A configuration with the given ``repositories`` (and ``views``) YAML items."""
-    text = textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {published}
-        download:
-          retry_attempts: 1
-          timeout: 10
-        repositories:
-        """) + textwrap.indent(textwrap.dedent(repos), "  ")
-    if views:
-        text += "views:\n" + textwrap.indent(textwrap.dedent(views), "  ")
-    path.write_text(text, encoding="utf-8")
-    return path
+    return _write_config(path, base=base, published=published, repositories=repos,
+                         views=views or None)
 
 
 def run(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process: ``(exit code, stdout, stderr)`` of this run only."""
-    capsys.readouterr()
-    code = main(["--config", str(config), "-q", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    """Run the CLI in-process, quiet: ``(exit code, stdout, stderr)`` of this run only."""
+    return run_cli(capsys, config, "-q", *args)
 
 
 def ok(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
@@ -103,8 +87,9 @@ def ok(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
     return out
 
 
-def as_json(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> object:
-    return json.loads(ok(capsys, config, *args, "--format", "json"))
+def as_json(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Any:
+    """Run the CLI quietly with ``--format json``, assert success, parse its stdout."""
+    return run_json(capsys, config, "-q", *args)
 
 
 def dnf_nevras(url: str, workdir: Path) -> list[str]:
@@ -125,17 +110,6 @@ def catalog(base: Path) -> SqlCatalog:
     return SqlCatalog(f"sqlite:///{base}/chantal.db")
 
 
-def updateinfo_of(tree: Path) -> str:
-    """The decompressed updateinfo document a published tree's repomd.xml lists."""
-    from chantal_adapters.rpm.compression import decompress
-
-    repomd = (tree / "repodata" / "repomd.xml").read_text()
-    href = re.search(r'<data type="updateinfo">.*?<location href="([^"]+)"', repomd, re.S)
-    assert href, "repomd.xml lists no updateinfo"
-    path = tree / href.group(1)
-    return decompress(path.read_bytes(), path.name).decode()
-
-
 @pytest.fixture(scope="module")
 def extra_rpms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The RPMs of :data:`EXTRA_SPECS`, by file name."""
@@ -147,11 +121,8 @@ def extra_rpms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture()
 def published() -> Iterator[Path]:
-    path = public_tmpdir()
-    try:
+    with published_dir() as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 # --- RPM: snapshots, diff, publish, rollback, delete, export ---------------------------------
@@ -357,13 +328,13 @@ def test_rpm_views_merge_policies_seen_by_dnf(
 
     # one metadata set: updateinfo of both members (first of each id), comps from fx
     all_tree = published / "views" / "v-all" / "latest"
-    updateinfo = updateinfo_of(all_tree)
+    updateinfo = published_updateinfo(all_tree)
     assert updateinfo.count("<id>FIX-2024:0002</id>") == 1
     assert "Gamma bug fix" in updateinfo and "Same id as" not in updateinfo
     assert "<id>FIX-2024:0001</id>" in updateinfo and "<id>EXTRA-2024:0001</id>" in updateinfo
     assert "FIX-2024:0003" not in updateinfo  # names no published package
     assert '<data type="group">' in (all_tree / "repodata" / "repomd.xml").read_text()
-    latest_info = updateinfo_of(published / "custom" / "el-latest")
+    latest_info = published_updateinfo(published / "custom" / "el-latest")
     assert "FIX-2024:0001" not in latest_info and "EXTRA-2024:0001" in latest_info
 
     rows = as_json(capsys, cfg, "snapshot", "content", "--view", "v-latest", "--snapshot", "vs1")
@@ -395,18 +366,14 @@ class Apt:
     """apt-get/apt-cache in a private root, pointed at one unsigned published tree."""
 
     def __init__(self, root: Path) -> None:
-        from test_apt_format import AptClient
-
-        self.client = AptClient(root, "http://127.0.0.1:9/", root / "none.gpg")
+        self.client = AptClient(root, "http://127.0.0.1:9/", None, components="main")
 
     def use(self, url: str) -> None:
         """Point the client at ``url`` (suite stable, component main) and update."""
-        (self.client.root / "etc/apt/sources.list").write_text(
-            f"deb [trusted=yes] {url} stable main\n")
+        self.client.set_source(url, None, components="main")
         shutil.rmtree(self.client.root / "var/lib/apt/lists")
         (self.client.root / "var/lib/apt/lists/partial").mkdir(parents=True)
-        update = self.client.run("apt-get", "update")
-        assert update.returncode == 0, update.stdout + update.stderr
+        update = self.client.update()
         assert not [line for line in (update.stdout + update.stderr).splitlines()
                     if line.startswith(("E:", "Err:"))], update.stdout + update.stderr
 
