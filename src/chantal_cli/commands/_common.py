@@ -99,3 +99,19 @@ def package_bytes(svc: Any) -> tuple[int, int]:
                 logical += p.size
                 unique[p.sha256] = p.size
     return logical, sum(unique.values())
+
+
+def render_pool_figures(svc: Any, data: dict[str, Any], fmt: str) -> None:
+    """Print ``data`` plus the deduplication figures (bytes of the current versions
+    counted per repository and once, what the pool saves, their ratio); byte counts are
+    shown human-readable in a table, exact in JSON."""
+    from chantal_cli.render import human_bytes, render_mapping
+
+    logical, stored = package_bytes(svc)
+    data["package_bytes_logical"] = logical
+    data["package_bytes_stored"] = stored
+    data["saved_bytes"] = logical - stored
+    data["deduplication_ratio"] = round(logical / stored, 2) if stored else 1.0
+    if fmt == "table":
+        data = {k: (human_bytes(v) if ("bytes" in k) else v) for k, v in data.items()}
+    render_mapping(data, fmt)

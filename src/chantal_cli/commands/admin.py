@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from chantal_cli.commands._common import package_bytes, services
-from chantal_cli.render import dump_json, human_bytes, render_mapping, render_rows
+from chantal_cli.commands._common import render_pool_figures, services
+from chantal_cli.render import dump_json, render_rows
 
 
 def init(args: argparse.Namespace) -> int:
@@ -74,14 +74,7 @@ def stats(args: argparse.Namespace) -> int:
     files, size = svc.pool.stats()
     data["pool_files"] = files
     data["pool_bytes"] = size
-    logical, stored = package_bytes(svc)
-    data["package_bytes_logical"] = logical
-    data["package_bytes_stored"] = stored
-    data["saved_bytes"] = logical - stored
-    data["deduplication_ratio"] = round(logical / stored, 2) if stored else 1.0
-    if args.format == "table":
-        data = {k: (human_bytes(v) if ("bytes" in k) else v) for k, v in data.items()}
-    render_mapping(data, args.format)
+    render_pool_figures(svc, data, args.format)
     return 0
 
 

@@ -5,23 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chantal_cli.commands._common import package_bytes, services
-from chantal_cli.render import human_bytes, render_mapping, render_rows
+from chantal_cli.commands._common import render_pool_figures, services
+from chantal_cli.render import human_bytes, render_rows
 
 
 def stats(args: argparse.Namespace) -> int:
     """Files and bytes in the pool, and what deduplication saves."""
     svc = services(args)
     files, size = svc.pool.stats()
-    data: dict[str, Any] = {"files": files, "bytes": size}
-    logical, stored = package_bytes(svc)
-    data["package_bytes_logical"] = logical
-    data["package_bytes_stored"] = stored
-    data["saved_bytes"] = logical - stored
-    data["deduplication_ratio"] = round(logical / stored, 2) if stored else 1.0
-    if args.format == "table":
-        data = {k: (human_bytes(v) if ("bytes" in k) else v) for k, v in data.items()}
-    render_mapping(data, args.format)
+    render_pool_figures(svc, {"files": files, "bytes": size}, args.format)
     return 0
 
 
