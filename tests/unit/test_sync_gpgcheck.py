@@ -4,7 +4,6 @@ signatures :func:`~chantal_core.testing.fake_signed_package` makes."""
 
 from __future__ import annotations
 
-import hashlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,40 +29,25 @@ from chantal_core.testing import (
     StaticFormat,
     fake_signed_package,
 )
+from chantal_core.testing.format import upstream_files
 
 BASE = "http://upstream.invalid/repo/"
 TRUSTED = FakeKeyPair("upstream")
 OTHER = FakeKeyPair("someone-else")
 
 
-def _upstream(packages: dict[str, bytes]) -> dict[str, bytes]:
-    """Files of a StaticFormat upstream: ``index`` plus the package files."""
-    lines = []
-    files: dict[str, bytes] = {}
-    for nevra, body in packages.items():
-        name, evr_arch = nevra.split("-", 1)
-        version, rest = evr_arch.split("-", 1)
-        release, arch = rest.rsplit(".", 1)
-        location = f"Packages/{nevra}.rpm"
-        digest = hashlib.sha256(body).hexdigest()
-        lines.append(f"{name} 0 {version} {release} {arch} {digest} {len(body)} {location}\n")
-        files[location] = body
-    files["index"] = "".join(lines).encode()
-    return files
-
-
 class _Env:
     """An upstream, a pool, a catalog and a checker trusting :data:`TRUSTED`."""
 
     def __init__(self, packages: dict[str, bytes]) -> None:
-        self.fetcher = StaticFetcher.serving(BASE, _upstream(packages))
+        self.fetcher = StaticFetcher.serving(BASE, upstream_files(packages))
         self.pool = InMemoryPool()
         self.catalog = InMemoryCatalog()
         self.checker = FakePackageSignatureChecker([TRUSTED])
         self.progress = RecordingProgress()
 
     def serve(self, packages: dict[str, bytes]) -> None:
-        self.fetcher.responses = StaticFetcher.serving(BASE, _upstream(packages)).responses
+        self.fetcher.responses = StaticFetcher.serving(BASE, upstream_files(packages)).responses
 
     def sync(self, *, on_missing: str = "fail", on_invalid: str = "fail",
              checker: PackageSignatureChecker | None = None, gpgcheck: bool = True,

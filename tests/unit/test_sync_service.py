@@ -17,24 +17,9 @@ from chantal_core.testing import (
     StaticFetcher,
     StaticFormat,
 )
+from chantal_core.testing.format import upstream_files
 
 BASE = "http://upstream.invalid/repo/"
-
-
-def _upstream(packages: dict[str, bytes]) -> dict[str, bytes]:
-    """Files of a StaticFormat upstream: ``index`` plus the package files."""
-    lines = []
-    files: dict[str, bytes] = {}
-    for nevra, body in packages.items():
-        name, evr_arch = nevra.split("-", 1)
-        version, rest = evr_arch.split("-", 1)
-        release, arch = rest.rsplit(".", 1)
-        location = f"Packages/{nevra}.rpm"
-        digest = hashlib.sha256(body).hexdigest()
-        lines.append(f"{name} 0 {version} {release} {arch} {digest} {len(body)} {location}\n")
-        files[location] = body
-    files["index"] = "".join(lines).encode()
-    return files
 
 
 def _run(fetcher: StaticFetcher, pool: InMemoryPool, catalog: InMemoryCatalog, **settings):
@@ -46,7 +31,7 @@ def _run(fetcher: StaticFetcher, pool: InMemoryPool, catalog: InMemoryCatalog, *
 
 def test_sync_then_unchanged_upstream_makes_one_request() -> None:
     """A second sync of an unchanged upstream fetches only the top index."""
-    files = _upstream({"a-1.0-1.noarch": b"a1", "b-2.0-1.noarch": b"b2"})
+    files = upstream_files({"a-1.0-1.noarch": b"a1", "b-2.0-1.noarch": b"b2"})
     fetcher, pool, catalog = StaticFetcher.serving(BASE, files), InMemoryPool(), InMemoryCatalog()
     report = _run(fetcher, pool, catalog)
     assert report.status == "updated" and report.version == 1
@@ -59,13 +44,13 @@ def test_sync_then_unchanged_upstream_makes_one_request() -> None:
 
 def test_filters_and_retention_shape_the_new_version() -> None:
     """Filters select before download; keep-all keeps packages gone upstream."""
-    fetcher = StaticFetcher.serving(BASE, _upstream({"a-1.0-1.noarch": b"a1",
+    fetcher = StaticFetcher.serving(BASE, upstream_files({"a-1.0-1.noarch": b"a1",
                                                      "skip-1-1.noarch": b"s"}))
     pool, catalog = InMemoryPool(), InMemoryCatalog()
     flt = PackageFilter(patterns=IncludeExclude(exclude=("^skip$",)))
     _run(fetcher, pool, catalog, package_filter=flt, retention="keep-all")
     assert BASE + "Packages/skip-1-1.noarch.rpm" not in fetcher.urls
-    fetcher.responses = StaticFetcher.serving(BASE, _upstream({"a-1.1-1.noarch": b"a11"})
+    fetcher.responses = StaticFetcher.serving(BASE, upstream_files({"a-1.1-1.noarch": b"a11"})
                                               ).responses
     report = _run(fetcher, pool, catalog, package_filter=flt, retention="keep-all")
     names = sorted(p.nevra for p in catalog.version_packages("r"))
@@ -75,7 +60,7 @@ def test_filters_and_retention_shape_the_new_version() -> None:
 @pytest.mark.parametrize("failure", ["checksum", "fetch"])
 def test_failed_sync_leaves_pool_and_catalog_as_they_were(failure: str) -> None:
     """A download failure removes what the run added and writes no version."""
-    files = _upstream({"a-1.0-1.noarch": b"a1", "b-2.0-1.noarch": b"b2"})
+    files = upstream_files({"a-1.0-1.noarch": b"a1", "b-2.0-1.noarch": b"b2"})
     if failure == "checksum":
         files["Packages/b-2.0-1.noarch.rpm"] = b"tampered"
     fetcher = StaticFetcher.serving(BASE, files)
@@ -93,7 +78,7 @@ def test_failed_sync_leaves_pool_and_catalog_as_they_were(failure: str) -> None:
 
 def test_dry_run_downloads_nothing_and_records_nothing() -> None:
     """--dry-run computes the plan only."""
-    fetcher = StaticFetcher.serving(BASE, _upstream({"a-1.0-1.noarch": b"a1"}))
+    fetcher = StaticFetcher.serving(BASE, upstream_files({"a-1.0-1.noarch": b"a1"}))
     pool, catalog = InMemoryPool(), InMemoryCatalog()
     repo = SimpleNamespace(id="r", feed=BASE, type="static")
     report = sync_repository(repo, settings=SyncSettings(repo_id="r"), fmt=StaticFormat(),

@@ -29,7 +29,7 @@ from chantal_core.ports import (
 from chantal_core.testing.publish import check_relpath
 from chantal_core.versions.rpm import RpmEvrKey, rpm_record_key
 
-__all__ = ["INDEX", "StaticFormat", "parse_index", "render_index"]
+__all__ = ["INDEX", "StaticFormat", "parse_index", "render_index", "upstream_files"]
 
 #: Name of the index file, relative to the repository root.
 INDEX = "index"
@@ -105,6 +105,27 @@ def render_index(packages: Sequence[PackageRecord]) -> bytes:
             raise PublishError(f"{record.nevra}: empty field or whitespace in a field")
         lines.append(" ".join(fields) + "\n")
     return "".join(lines).encode("utf-8")
+
+
+def upstream_files(packages: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The files of a StaticFormat upstream holding ``packages``.
+
+    :param packages: ``name-version-release.arch`` (epoch 0) -> the package file's bytes.
+    :returns: relative path -> bytes: ``index`` plus each file at ``Packages/<nevra>.rpm``,
+        ready for :meth:`StaticFetcher.serving <chantal_core.testing.StaticFetcher.serving>`.
+    """
+    lines = []
+    files: dict[str, bytes] = {}
+    for nevra, body in packages.items():
+        name, evr_arch = nevra.split("-", 1)
+        version, rest = evr_arch.split("-", 1)
+        release, arch = rest.rsplit(".", 1)
+        location = f"Packages/{nevra}.rpm"
+        digest = hashlib.sha256(body).hexdigest()
+        lines.append(f"{name} 0 {version} {release} {arch} {digest} {len(body)} {location}\n")
+        files[location] = body
+    files[INDEX] = "".join(lines).encode()
+    return files
 
 
 class StaticFormat:
