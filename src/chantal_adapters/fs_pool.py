@@ -359,6 +359,25 @@ class FilesystemPool:
         source = self._require(sha256)
         dest = os.path.abspath(dest)
         parent = os.path.dirname(dest)
+        # the common case (a new tree being built): link straight to a name not taken yet,
+        # creating the parent only when the link says it is missing
+        try:
+            try:
+                os.link(source, dest)
+            except FileNotFoundError:
+                if not os.path.exists(source):
+                    raise
+                makedirs_with_mode(parent, DIR_MODE)
+                os.link(source, dest)
+            return
+        except FileNotFoundError as exc:
+            if not os.path.exists(source):
+                raise PoolIntegrityError(f"{sha256}: vanished from pool {self.root}") from exc
+            raise PoolError(f"cannot place {sha256} at {dest}: {exc}") from exc
+        except OSError as exc:
+            # taken (replaced atomically below), or no hardlink possible (copied below)
+            if not isinstance(exc, FileExistsError) and exc.errno not in _LINK_FALLBACK_ERRNOS:
+                raise PoolError(f"cannot place {sha256} at {dest}: {exc}") from exc
         tmp = os.path.join(parent, f".{os.path.basename(dest)[:200]}.{os.urandom(6).hex()}.tmp")
         try:
             makedirs_with_mode(parent, DIR_MODE)

@@ -118,9 +118,11 @@ class FilesystemTreeBuilder:
         dest = self._dest(relpath)
         self._pool.link_into(sha256, dest)
         try:
-            if not os.path.lexists(dest):
+            try:
+                st = os.lstat(dest)
+            except FileNotFoundError:
                 self._copy_from_pool(sha256, dest)
-            st = os.lstat(dest)
+                st = os.lstat(dest)
             if st.st_nlink == 1 and (st.st_mode & 0o7777) != self._target.mode_file:
                 os.chmod(dest, self._target.mode_file)
         except OSError as exc:
