@@ -13,8 +13,11 @@ import io
 import json
 import lzma
 import re
+import threading
 import time
+import types
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -23,8 +26,14 @@ from debian import deb822, debian_support
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from chantal_adapters.apt import packages as packages_module
 from chantal_adapters.apt.debheader import build_stanza
 from chantal_adapters.apt.packages import (
+    DebMetadata,
+    ReadAhead,
+    _parse_stanza_general,
+    _plain_relation,
+    _record_checked,
     check_relpath,
     compare_with_python_debian,
     dedupe,
@@ -53,6 +62,7 @@ from chantal_adapters.apt.sources import (
     parse_one_line,
     read_system_sources,
 )
+from chantal_adapters.apt.upstream import SuiteRelease, plan_targets, read_apt_upstream
 from chantal_core.errors import (
     ConfigError,
     InvalidVersionError,
@@ -433,3 +443,436 @@ def test_publish_refuses_incomplete_source_and_protected_overrides() -> None:
 def test_publish_mirror_needs_upstream_files() -> None:
     with pytest.raises(PublishError, match="mode mirror"):
         _published([], {}, mode="mirror")
+
+
+# --- fast paths against the line-by-line ones ---------------------------------------------
+
+TRICKY_STANZAS = (
+    "Package: a\nVersion: 1\n",
+    "Package: a\nTag: x::y,\n z::w, implemented-in::c++\nDescription: s\n",
+    "Package: a\nTag: x\n\tz\nDescription:\n only continuation\n",
+    "Package: a\r\nDepends: b,\r\n c\r\n",
+    "Package: a\n# a comment\nDepends: b\n",
+    "#first\nPackage: a\n",
+    "Package: a\nDescription: s\n \n .\n",
+    "Package: a\nPACKAGE: b\n",
+    "Package: a\nDepends: b\nstray line\n c\n",
+    "Key : value with blanks  \nOther:\tx\f\n",
+    "Package: a\nX-Unusual-Field-Name: \xa0v\xa0\n",
+    " leading continuation\nPackage: a\n",
+    "Package: a\nDepends: b\nDepends: c\n",
+    "Package: a",
+)
+
+
+def _python_debian_values(text: str) -> list[dict[str, str]]:
+    paragraphs = deb822.Packages.iter_paragraphs(io.BytesIO(text.encode()),
+                                                 use_apt_pkg=False)
+    return [{key.lower(): value for key, value in p.items()} for p in paragraphs]
+
+
+@pytest.mark.parametrize("text", TRICKY_STANZAS)
+def test_fast_stanza_path_equals_line_by_line_and_python_debian(text: str) -> None:
+    fast = parse_stanza(text)
+    slow = _parse_stanza_general(text)
+    assert fast.values == slow.values
+    assert fast.names == slow.names and fast.fields == slow.fields
+    assert [fast.values] == _python_debian_values(text)
+    assert fast.text == text
+
+
+@pytest.mark.parametrize("text", [
+    "Package: a\nVersion: 1\nDepends: b (>= 1)\n",
+    "Package: a\nTag: x::y,\n z::w\nDescription:\n only continuation\n",
+    "Package: a\nX-Never-Seen-Before-Field: 1\n Continued\n",
+])
+def test_ordinary_stanzas_take_the_fast_path(text: str, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """Stanzas made of field lines and continuation lines with text are not parsed line by
+    line (the point of the fast path), and still give the line-by-line values."""
+    expected = _parse_stanza_general(text).values
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("took the line-by-line path")
+
+    monkeypatch.setattr(packages_module, "_parse_stanza_general", refuse)
+    assert parse_stanza(text).values == expected
+    assert [s.values for s in iter_stanzas(io.BytesIO(text.encode() + b"\n" + text.encode()))
+            ] == [expected, expected]
+
+
+@given(deb822_documents(), st.sampled_from([1, 7, 64, 1 << 20]))
+def test_block_and_line_readers_agree(document: bytes, chunk_size: int) -> None:
+    """Law: reading a stream in chunks (split at blank lines) gives the same stanzas, texts
+    and line numbers as reading it line by line, whatever the chunk size."""
+    by_lines = list(iter_stanzas(iter(document.splitlines(keepends=True))))
+    by_chunks = list(iter_stanzas(io.BytesIO(document), chunk_size=chunk_size))
+    assert [(s.text, dict(s.values), s.line) for s in by_chunks] == [
+        (s.text, dict(s.values), s.line) for s in by_lines]
+
+
+_REL_NAME = st.from_regex(r"[a-z0-9][a-z0-9.+-]{0,6}", fullmatch=True)
+_RELATION = st.builds(
+    lambda name, qual, version, arch, profile: name + qual + version + arch + profile,
+    _REL_NAME,
+    st.sampled_from(["", ":any", ":native", ":amd64"]),
+    st.sampled_from(["", " (>= 2.34)", " (<< 2~)", " (= 1:1.0-1)", " (<= 3)", " (>> 0)",
+                     "(>=1.0)", " ( >= 1+b1 )"]),
+    st.sampled_from(["", " [amd64]", " [!i386 !armel]", " [linux-any]"]),
+    st.sampled_from(["", " <!nocheck>", " <stage1 cross>", " <!nocheck> <!nodoc>"]))
+_RELATION_TEXT = st.lists(
+    st.lists(_RELATION, min_size=1, max_size=3).map(" | ".join),
+    min_size=1, max_size=4).map(", ".join)
+
+
+def _python_debian_relations(text: str) -> list[list[dict[str, Any]]]:
+    return [[_plain_relation(rel) for rel in group]
+            for group in deb822.PkgRelation.parse_relations(text)]
+
+
+@given(_RELATION_TEXT)
+@example("libc6 (>= 2.34), a | b:any (<< 2~)")
+@example("c [amd64 !i386] <!nocheck> <stage1 cross>, d:native (= 1)")
+def test_relations_fast_path_equals_python_debian(text: str) -> None:
+    """Law: the cached fast relation parser gives python-debian's relations (``<<``,
+    ``>=``, multi-arch qualifiers, ``[arch]`` and ``<profile>`` restrictions)."""
+    assert parse_relations(text) == _python_debian_relations(text)
+    assert parse_relations(text.replace(", ", ",\n ")) == parse_relations(text)
+
+
+# --- lazily parsed relations ---------------------------------------------------------------
+
+
+def _counting_relations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = packages_module.parse_relations
+
+    def counting(text: str) -> list[list[dict[str, Any]]]:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(packages_module, "parse_relations", counting)
+    return calls
+
+
+def test_relations_are_parsed_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_relations(monkeypatch)
+    record = record_from_stanza(parse_stanza(_stanza()), component="main", source="u",
+                                suite="bookworm")
+    assert calls == []  # building the record parses no relation
+    assert "depends" in record.metadata and "recommends" not in record.metadata
+    assert record.metadata.get("recommends", "none") == "none"
+    assert list(record.metadata) == ["stanza", "depends", "pre_depends", "provides", "suites"]
+    assert calls == []
+    assert record.metadata["depends"] == parse_relations("libc6 (>= 2.34)")
+    assert record.metadata.get("depends") == record.metadata["depends"]
+    assert calls == ["libc6 (>= 2.34)"]  # once, then kept
+    eager = {"stanza": _stanza(), "depends": parse_relations("libc6 (>= 2.34)"),
+             "pre_depends": parse_relations("libfoo-common (>= 2:1.0)"),
+             "provides": parse_relations("libfoo"), "suites": ["bookworm"]}
+    assert dict(record.metadata) == eager
+    assert json.loads(json.dumps(dict(record.metadata))) == eager
+    assert len(record.metadata) == 5 and record.metadata == eager
+
+
+def test_dedupe_keeps_relations_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _counting_relations(monkeypatch)
+    a = record_from_stanza(parse_stanza(_stanza()), component="main", source="u", suite="s1")
+    b = record_from_stanza(parse_stanza(_stanza()), component="main", source="u", suite="s2")
+    (merged,) = dedupe([a, b])
+    assert calls == []
+    assert merged.metadata["suites"] == ["s1", "s2"] and a.metadata["suites"] == ["s1"]
+    assert merged.metadata["provides"] == parse_relations("libfoo")
+    assert isinstance(merged.metadata, MappingProxyType)
+    # plain (eager) metadata merges as before
+    plain = attrs.evolve(a, metadata=dict(a.metadata))
+    (merged_plain,) = dedupe([plain, b])
+    assert dict(merged_plain.metadata) == dict(merged.metadata)
+
+
+def test_debmetadata_replace_keeps_unread_fields_lazy() -> None:
+    meta = DebMetadata({"stanza": "x", "depends": None}, {"depends": "a | b"})
+    copy = meta.replace(suites=["s"])
+    assert list(copy) == ["stanza", "depends", "suites"]
+    assert copy["depends"] == parse_relations("a | b") == meta["depends"]
+    assert meta.replace(depends=[])["depends"] == []
+    assert "DebMetadata(" in repr(meta)
+
+
+# --- ReadAhead -----------------------------------------------------------------------------
+
+
+class _Endless:
+    """A stream that never ends (counts its reads)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        self.reads += 1
+        return b"Package: x\n\n" * 4
+
+
+class _Failing:
+    """A stream that fails after ``good`` bytes."""
+
+    def __init__(self, good: bytes) -> None:
+        self.good = io.BytesIO(good)
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.good.read(size)
+        if not data:
+            raise OSError("broken stream")
+        return data
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "chantal-index-read-ahead"]
+
+
+@pytest.mark.parametrize("sizes", [[-1], [1], [7, 100, 5000], [3000, -1], [100_000]])
+def test_read_ahead_yields_the_stream_in_order(sizes: list[int]) -> None:
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    stream = ReadAhead(io.BytesIO(data), chunk_size=1000, depth=2)
+    try:
+        out = []
+        index = 0
+        while True:
+            piece = stream.read(sizes[index % len(sizes)])
+            index += 1
+            if not piece:
+                break
+            size = sizes[(index - 1) % len(sizes)]
+            assert size < 0 or len(piece) <= size
+            out.append(piece)
+        assert b"".join(out) == data
+        assert stream.read(10) == b"" and stream.read() == b""
+    finally:
+        stream.close()
+    assert not _read_ahead_threads()
+
+
+def test_read_ahead_raises_the_stream_error_after_its_data() -> None:
+    stream = ReadAhead(_Failing(b"abc" * 100), chunk_size=64)
+    try:
+        got = b""
+        with pytest.raises(OSError, match="broken stream"):
+            while True:
+                got += stream.read(64)
+        assert got == b"abc" * 100
+    finally:
+        stream.close()
+
+
+def test_truncated_index_names_the_url_after_good_stanzas() -> None:
+    # incompressible enough that half of the file holds more than one read-ahead chunk
+    document = b"".join(b"Package: p%d\nSHA256: %s\n\n" % (
+        i, hashlib.sha256(b"%d" % i).hexdigest().encode()) for i in range(30000))
+    blob = lzma.compress(document, preset=0)
+    stanzas = iter_index(blob[: len(blob) // 2], "Packages.xz",
+                         source="http://mirror.invalid/dists/s/main/binary-amd64/Packages.xz")
+    seen = 0
+    with pytest.raises(MetadataError, match=re.escape(
+            "http://mirror.invalid/dists/s/main/binary-amd64/Packages.xz")) as info:
+        for _stanza in stanzas:
+            seen += 1
+    assert "cannot decompress" in str(info.value)
+    assert 0 < seen < 30000
+    assert not _read_ahead_threads()
+
+
+def test_read_ahead_thread_stops_when_the_reader_stops_early(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    endless = _Endless()
+    stream = ReadAhead(endless, chunk_size=48, depth=2)
+    assert stream.read(10) == b"Package: x"
+    stream.close()
+    assert not stream._thread.is_alive()
+    # a generator over an (endless) index abandoned after its first stanza
+    monkeypatch.setattr(packages_module, "open_index", lambda data, path: _Endless())
+    stanzas = iter_index(b"", "Packages.xz")
+    assert next(stanzas).get("package") == "x"
+    assert len(_read_ahead_threads()) == 1
+    stanzas.close()
+    assert not _read_ahead_threads()
+
+
+# --- plan_targets: binary-all ----------------------------------------------------------------
+
+
+def _suite(*extra: tuple[str, str]) -> SuiteRelease:
+    files = [(f"main/binary-{arch}/Packages", b"") for arch in ("all", "amd64", "arm64")]
+    text = render_release([("Suite", "stable"), ("Codename", "bookworm"),
+                           ("Architectures", "all amd64 arm64"),
+                           ("Components", "main contrib"), *extra], files)
+    return SuiteRelease(suite="bookworm", path="dists/bookworm",
+                        url="http://mirror.invalid/dists/bookworm", raw={}, text=text,
+                        release=parse_release(text, source="R"))
+
+
+def _apt(*archs: str) -> Any:
+    return types.SimpleNamespace(components=["main"], architectures=list(archs),
+                                 include_source_packages=False)
+
+
+NO_ALL = ("No-Support-for-Architecture-all", "Packages")
+
+
+@pytest.mark.parametrize(("extra", "archs", "skip", "want"), [
+    # Debian's archive: binary-all is redundant (its packages are in binary-amd64)
+    ([NO_ALL], ("amd64",), True, ["main/binary-amd64"]),
+    # mirror mode reads it all the same (to republish it)
+    ([NO_ALL], ("amd64",), False, ["main/binary-amd64", "main/binary-all"]),
+    # configured explicitly: read
+    ([NO_ALL], ("amd64", "all"), True, ["main/binary-amd64", "main/binary-all"]),
+    # without the field binary-all holds packages binary-amd64 lacks: read
+    ([], ("amd64",), True, ["main/binary-amd64", "main/binary-all"]),
+    ([("No-Support-for-Architecture-all", "Other")], ("amd64",), True,
+     ["main/binary-amd64", "main/binary-all"]),
+])
+def test_plan_targets_skips_redundant_binary_all(extra: list[tuple[str, str]],
+                                                 archs: tuple[str, ...], skip: bool,
+                                                 want: list[str]) -> None:
+    targets, components, architectures = plan_targets(_suite(*extra), _apt(*archs),
+                                                      skip_redundant_all=skip)
+    assert [t.directory for t in targets] == want
+    assert all(t.optional == (t.arch == "all") for t in targets)
+    assert components == ["main"] and architectures == list(archs)
+
+
+# --- BlockDecompressor -------------------------------------------------------------------------
+
+
+def _xz_and_bz2(data: bytes) -> list[tuple[str, bytes]]:
+    import bz2
+
+    return [("Packages.xz", lzma.compress(data, preset=0)),
+            ("Packages.lzma", lzma.compress(data, format=lzma.FORMAT_ALONE, preset=0)),
+            ("Packages.bz2", bz2.compress(data, 1))]
+
+
+@pytest.mark.parametrize("size", [-1, 1, 1000, 1 << 20])
+def test_block_decompressor_gives_the_decompressed_bytes(size: int) -> None:
+    data = b"".join(b"Package: p%d\n\n" % i for i in range(5000))
+    for path, blob in _xz_and_bz2(data):
+        stream = packages_module.open_index(blob, path)
+        assert isinstance(stream, packages_module.BlockDecompressor)
+        out = []
+        while piece := stream.read(size):
+            assert size < 0 or len(piece) <= size
+            out.append(piece)
+        assert b"".join(out) == data, path
+        assert stream.read(10) == b""
+
+
+def test_block_decompressor_reads_concatenated_streams_and_ignores_trailing_junk() -> None:
+    first, second = b"Package: a\n\n" * 100, b"Package: b\n"
+    for path, blob in _xz_and_bz2(first):
+        (_, more), = [item for item in _xz_and_bz2(second) if item[0] == path]
+        assert packages_module.open_index(blob + more, path).read() == first + second
+        assert packages_module.open_index(blob + b"junk" * 5, path).read() == first
+        # the same as the standard library's file readers
+        import bz2
+
+        reader = bz2.BZ2File if path.endswith(".bz2") else lzma.LZMAFile
+        assert reader(io.BytesIO(blob + more)).read() == first + second
+
+
+def test_block_decompressor_refuses_truncated_or_corrupt_data() -> None:
+    data = b"".join(b"Package: p%d\n\n" % i for i in range(5000))
+    for path, blob in _xz_and_bz2(data):
+        with pytest.raises(EOFError):
+            packages_module.open_index(blob[:-8], path).read()
+        corrupt = blob[:40] + bytes(b ^ 0xFF for b in blob[40:60]) + blob[60:]
+        with pytest.raises((lzma.LZMAError, OSError, EOFError)):
+            packages_module.open_index(corrupt, path).read()
+        with pytest.raises(MetadataError, match=re.escape(path)):
+            list(iter_index(blob[: len(blob) // 2], path))
+
+
+# --- records: the usual-stanza path against the careful one -------------------------------
+
+
+def _fields_of(record: PackageRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    plain = attrs.asdict(record, filter=lambda attribute, _v: attribute.name != "metadata")
+    return plain, dict(record.metadata)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"Source": None},
+    {"Source": "libfoo"},
+    {"SHA256": "AB" * 32},  # upper case: lowered by the careful path
+    {"SHA256": None, "MD5sum": "cd" * 16},
+    {"Package": "libfoo1 "},
+    {"Version": "1.0~rc1+dfsg-1.1"},
+    {"Version": "1.0 "},
+    {"Filename": "./libfoo1_1.0-3_amd64.deb"},
+    {"Filename": "pool/main/l/libfoo/libfoo1_1.0-3%2b1_amd64.deb"},
+    {"Architecture": "all"},
+    {"Size": " 1234"},
+    {"Description": None},
+    {"Depends": None, "Pre-Depends": None, "Provides": None},
+    {"Depends": "a,\n b"},
+])
+def test_usual_record_path_equals_the_careful_one(changes: dict[str, str | None]) -> None:
+    stanza = parse_stanza(_stanza(**changes))
+    fast = record_from_stanza(stanza, component="main", source="u", suite="s")
+    careful = _record_checked(stanza, component="main", source="u", suite="s")
+    assert _fields_of(fast) == _fields_of(careful)
+
+
+def test_size_with_non_decimal_digits_is_refused() -> None:
+    with pytest.raises(MetadataError, match="Size"):
+        record_from_stanza(parse_stanza(_stanza(Size="1\u00b2")), component="main",
+                           source="u")
+
+
+def test_usual_stanzas_skip_the_careful_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("took the careful path")
+
+    monkeypatch.setattr(packages_module, "_record_checked", refuse)
+    record = record_from_stanza(parse_stanza(_stanza()), component="main", source="u")
+    assert record.name == "libfoo1" and record.source_name == "libfoo"
+
+
+def test_read_upstream_parses_relations_of_the_selected_records_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records a sync keeps (and stores) come back with their relations parsed (while
+    the collector is paused); the ones it drops are never parsed."""
+    from chantal_core.testing.fetch import StaticFetcher
+
+    def stanza(name: str) -> str:
+        return rewrite_stanza(STANZA.format(sha=hashlib.sha256(name.encode()).hexdigest()),
+                              {"Package": name, "Depends": f"dep-of-{name} (>= 1)",
+                               "Filename": f"pool/main/{name[0]}/{name}/{name}_1_amd64.deb"})
+
+    packages = "\n".join(stanza(name) for name in ("alpha", "beta", "gamma")).encode()
+    blob = lzma.compress(packages)
+    text = render_release([("Suite", "stable"), ("Codename", "bookworm"),
+                           ("Architectures", "amd64"), ("Components", "main")],
+                          [("main/binary-amd64/Packages.xz", blob)])
+    fetcher = StaticFetcher.serving("http://mirror.invalid/debian", {
+        "dists/bookworm/InRelease": text,
+        "dists/bookworm/main/binary-amd64/Packages.xz": blob})
+    repo = types.SimpleNamespace(
+        id="t", feed="http://mirror.invalid/debian", mode="filtered",
+        verify=types.SimpleNamespace(enabled=False),
+        apt=types.SimpleNamespace(distribution="bookworm", components=["main"],
+                                  architectures=["amd64"]))
+    calls = _counting_relations(monkeypatch)
+    seen: list[PackageRecord] = []
+
+    def select(records: Any) -> list[PackageRecord]:
+        seen.extend(records)
+        assert calls == []  # nothing parsed while reading the index
+        return [r for r in records if r.name == "beta"]
+
+    index = read_apt_upstream(repo, fetcher, previous_token=None, select=select)
+    assert index is not None and [r.name for r in index.packages] == ["beta"]
+    assert sorted(calls) == sorted(["dep-of-beta (>= 1)", "libfoo-common (>= 2:1.0)",
+                                    "libfoo"])
+    assert index.packages[0].metadata["depends"][0][0]["name"] == "dep-of-beta"
+    assert len(calls) == 3  # already parsed: reading it parsed nothing more
+    assert {r.name for r in seen} == {"alpha", "beta", "gamma"}

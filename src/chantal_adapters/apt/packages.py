@@ -11,6 +11,9 @@ empty lines separating stanzas); :func:`compare_with_python_debian` checks that 
 index, and the test suite runs it on fixtures and on the real Debian index (network test).
 Besides the values, each stanza keeps its raw text exactly as upstream wrote it, which is
 what publishing republishes (with only ``Filename`` changed).
+
+A record's relationship fields (``Depends``...) are parsed when first read
+(:class:`DebMetadata`): a sync reads those of few of the index's packages.
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ import posixpath
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 from debian import deb822
 
 from chantal_core.errors import MetadataError
 from chantal_core.model import DEB, PackageRecord
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 #: Index compressions APT knows, preferred first (the order apt itself tries them).
 COMPRESSIONS: tuple[str, ...] = (".xz", ".gz", ".bz2", ".lzma", ".zst", "")
@@ -52,6 +58,11 @@ _KEY_RE = re.compile(r"^(?P<key>[^: \t\n\r\f\v]+)\s*:")
 #: A line that is one field, for stanzas without ``\\r``, continuation or comment lines:
 #: :data:`_KEY_RE` per line (``\\s`` there can only be one of these blanks).
 _FIELD_LINE_RE = re.compile(r"^([^: \t\n\r\f\v]+)[ \t\f\v]*:(.*)$", re.MULTILINE)
+#: :data:`_FIELD_LINE_RE` followed by the field's continuation lines (with their ``\\n``).
+_FOLDED_FIELD_RE = re.compile(r"^([^: \t\n\r\f\v]+)[ \t\f\v]*:(.*)((?:\n[ \t].*)*)",
+                              re.MULTILINE)
+#: A continuation line holding only blanks (python-debian drops it).
+_BLANK_CONTINUATION_RE = re.compile(r"^[ \t][^\S\n]*$", re.MULTILINE)
 #: Debian package names (Policy 5.6.1, relaxed to upper case and ``_``/``~`` that
 #: third-party repositories use); anything with ``/`` or a leading ``.`` is refused.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.~_-]*$")
@@ -76,14 +87,24 @@ class Stanza:
     :ivar text: the raw text exactly as upstream wrote it (every line, its own line
         endings, ending with the line end of its last line).
     :ivar values: field values by lower-cased field name (python-debian's semantics).
-    :ivar names: the field names as written, by lower-cased name, in file order.
+    :ivar names: the field names as written, by lower-cased name, in file order (``None``
+        at construction: worked out from :attr:`text` when first read).
     :ivar line: 1-based line number of the stanza's first line in the index.
     """
 
     text: str
     values: Mapping[str, str]
-    names: Mapping[str, str]
-    line: int
+    _names: Mapping[str, str] | None = attrs.field(default=None, alias="names")
+    line: int = 1
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """The field names as written, by lower-cased name, in file order."""
+        names = self._names
+        if names is None:
+            names = _parse_stanza_general(self.text).names
+            object.__setattr__(self, "_names", names)  # a cache: frozen for everyone else
+        return names
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A field value by name, case-insensitively, or ``default``."""
@@ -92,7 +113,8 @@ class Stanza:
     @property
     def fields(self) -> dict[str, str]:
         """The fields with their names as written, in file order."""
-        return {self.names[key]: value for key, value in self.values.items()}
+        names = self.names
+        return {names[key]: value for key, value in self.values.items()}
 
 
 def _decode(data: bytes) -> str:
@@ -106,56 +128,63 @@ def _decode(data: bytes) -> str:
 def parse_stanza(text: str, *, line: int = 1) -> Stanza:
     """Parse the text of one stanza (no empty lines inside).
 
+    Stanzas whose every line is a field line or a continuation line with text (nearly all
+    of them) are parsed with one regular expression call; any other (comments, carriage
+    returns, blank continuation lines, repeated fields, stray lines) line by line. Both
+    give python-debian's values.
+
     :param text: the stanza text.
     :param line: line number of its first line, for errors and :attr:`Stanza.line`.
     :returns: the stanza; fields follow python-debian's ``Deb822`` parser.
     """
-    if "\r" in text:
+    if "\r" in text or "\n#" in text or text[:1] == "#":
         return _parse_stanza_general(text, line=line)
-    if "\n " not in text and "\n\t" not in text and "\n#" not in text and text[:1] != "#":
-        # no continuation or comment line: when every line is a field, one regex call
-        fields = _FIELD_LINE_RE.findall(text)
-        if len(fields) == text.count("\n") + (not text.endswith("\n")):
-            simple = {key.lower(): value.strip() for key, value in fields}
-            if len(simple) == len(fields):  # no repeated field
-                return Stanza(text=text, values=simple,
-                              names={key.lower(): key for key, _value in fields}, line=line)
-    values: dict[str, str] = {}
-    names: dict[str, str] = {}
-    current: str | None = None
-    parts: list[str] = []
-    for item in text.split("\n"):
-        if not item:
-            continue
-        first = item[0]
-        if first == " " or first == "\t":
-            # a continuation line (a field name never starts with a blank)
-            if current is not None and not item.isspace():
-                parts.append(item)
-            continue
-        if first == "#":
-            continue
-        head, sep, tail = item.partition(":")
-        if sep and head.isascii() and head.replace("-", "").isalnum():
-            key = head  # the common case: an ASCII alphanumeric name right before ":"
-            start = tail.strip()
-        else:
-            match = _KEY_RE.match(item)
-            if match is None:
-                if item[0].isspace() and not item.isspace() and current is not None:
-                    parts.append(item)
-                continue
-            key = match.group("key")
-            start = item[match.end():].strip()
-        if current is not None:
-            values[current] = "\n".join(parts) if len(parts) > 1 else parts[0]
-        current = key.lower()
-        if current not in names:
-            names[current] = key
-        parts = [start]
-    if current is not None:
-        values[current] = "\n".join(parts)
-    return Stanza(text=text, values=values, names=names, line=line)
+    return _parse_clean(text, text.count("\n") + (text[-1:] != "\n"), line)
+
+
+def _parse_clean(text: str, lines: int, line: int) -> Stanza:
+    """:func:`parse_stanza` for a text of ``lines`` lines without ``\\r`` or comment lines."""
+    lower = _LOWER
+    simple: dict[str, str] | None
+    fields = _FIELD_LINE_RE.findall(text)
+    if len(fields) == lines:
+        # every line is a field line (so none is a continuation line): the common case
+        try:
+            simple = {lower[key]: value.strip() for key, value in fields}
+        except KeyError:
+            simple = _lowered([(key, value.strip()) for key, value in fields])
+        if simple is not None and len(simple) == len(fields):  # no repeated field
+            return Stanza(text=text, values=simple, line=line)
+    elif _BLANK_CONTINUATION_RE.search(text) is None:
+        # fields with continuation lines (``Tag``): each field with its continuation lines
+        # in one match; the first line stripped, the continuation lines as written
+        folded = _FOLDED_FIELD_RE.findall(text)
+        if len(folded) + text.count("\n ") + text.count("\n\t") == lines:
+            joined = [(key, value.strip() + more) for key, value, more in folded]
+            try:
+                simple = {lower[key]: value for key, value in joined}
+            except KeyError:
+                simple = _lowered(joined)
+            if simple is not None and len(simple) == len(folded):
+                return Stanza(text=text, values=simple, line=line)
+    return _parse_stanza_general(text, line=line)
+
+
+#: Lower-cased field names by field name as written (a cache bounded by
+#: :data:`_LOWER_LIMIT`: field names are few, but an index may be hostile).
+_LOWER: dict[str, str] = {}
+_LOWER_LIMIT = 4096
+
+
+def _lowered(fields: list[tuple[str, str]]) -> dict[str, str] | None:
+    """``{lower-cased name: value}``, remembering the lower-cased names; ``None``
+    once :data:`_LOWER` is full (the caller then parses line by line)."""
+    if len(_LOWER) >= _LOWER_LIMIT:
+        return None
+    for key, _value in fields:
+        if key not in _LOWER:
+            _LOWER[key] = key.lower()
+    return {_LOWER[key]: value for key, value in fields}
 
 
 def _parse_stanza_general(text: str, *, line: int = 1) -> Stanza:
@@ -235,16 +264,26 @@ def _stanzas_of_blocks(piece: bytes, first: int) -> Iterator[Stanza]:
         blocks = piece.decode("utf-8").split("\n\n")
     except UnicodeDecodeError:  # some stanza is not UTF-8: decode each on its own
         blocks = [_decode(block) for block in piece.split(b"\n\n")]
+    # no comment line anywhere (the usual case): no stanza needs checking for them
+    clean = b"\n#" not in piece and piece[:1] != b"#"
     number = first
     for block in blocks:
-        # blank lines beyond the first: leading newlines (or trailing, in the last block)
-        body = block.strip("\n")
-        if body:
-            stanza = parse_stanza(body + "\n",
-                                  line=number + len(block) - len(block.lstrip("\n")))
+        count = block.count("\n")
+        if block[:1] != "\n" and block[-1:] != "\n" and block:
+            text = block + "\n"
+            stanza = (_parse_clean(text, count + 1, number) if clean
+                      else parse_stanza(text, line=number))
             if stanza.values:
                 yield stanza
-        number += block.count("\n") + 2
+        else:
+            # blank lines beyond the first: leading newlines (or trailing, in the last block)
+            body = block.strip("\n")
+            if body:
+                stanza = parse_stanza(body + "\n",
+                                      line=number + len(block) - len(block.lstrip("\n")))
+                if stanza.values:
+                    yield stanza
+        number += count + 2
 
 
 def iter_stanzas(stream: Readable | Iterable[bytes], chunk_size: int = 1 << 20
@@ -301,6 +340,13 @@ def open_index(data: bytes | IO[bytes], path: str) -> Readable:
     :param path: the index path or URL (``.xz``, ``.gz``, ``.bz2``, ``.lzma``, ``.zst``).
     :returns: a binary stream of the decompressed index.
     """
+    if isinstance(data, bytes | bytearray | memoryview):
+        if path.endswith(".xz"):
+            return BlockDecompressor(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
+        if path.endswith(".lzma"):
+            return BlockDecompressor(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE))
+        if path.endswith(".bz2"):
+            return BlockDecompressor(data, bz2.BZ2Decompressor)
     raw: IO[bytes] = io.BytesIO(data) if isinstance(data, bytes) else data
     if path.endswith(".xz"):
         return lzma.LZMAFile(raw, "rb", format=lzma.FORMAT_XZ)
@@ -315,6 +361,78 @@ def open_index(data: bytes | IO[bytes], path: str) -> Readable:
 
         return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     return raw
+
+
+class _Decompressor(Protocol):
+    """What :class:`lzma.LZMADecompressor` and :class:`bz2.BZ2Decompressor` offer."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def needs_input(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes: ...
+
+
+class BlockDecompressor:
+    """A :class:`Readable` decompressing compressed bytes held in memory, up to ``size``
+    bytes per :meth:`read` in **one** call of the decompressor.
+
+    :class:`lzma.LZMAFile` and :class:`bz2.BZ2File` feed their decompressor 8 KiB of input
+    at a time; in a :class:`ReadAhead` thread each of those calls has to take the GIL back
+    from the parsing thread (which holds it up to the switch interval, 5 ms), so a
+    decompressing thread crawls while the parser runs. One call per megabyte releases the
+    GIL for the whole megabyte. Concatenated streams are read one after the other, and
+    data after the last stream that is not a stream is ignored (as those classes do).
+
+    :param data: the compressed bytes.
+    :param factory: makes a fresh decompressor (one per concatenated stream).
+    :raises EOFError: (from :meth:`read`) the data ends inside a stream.
+    :raises lzma.LZMAError, OSError: (from :meth:`read`) corrupt data.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview,
+                 factory: Callable[[], _Decompressor]) -> None:
+        self._factory = factory
+        self._decompressor = factory()
+        self._input: bytes | bytearray | memoryview = data
+        self._done = False
+        self._trailing = False  # reading a stream after the first one
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` decompressed bytes (all the rest when negative); ``b""`` at the
+        end."""
+        if size < 0:
+            return b"".join(iter(lambda: self.read(1 << 24), b""))
+        while not self._done and size:
+            decompressor = self._decompressor
+            if decompressor.eof:
+                rest = decompressor.unused_data
+                if not rest:
+                    self._done = True
+                    break
+                decompressor = self._decompressor = self._factory()
+                self._input, self._trailing = rest, True
+            if decompressor.needs_input:
+                if not self._input:
+                    raise EOFError("compressed data ended before the end-of-stream marker")
+                data, self._input = self._input, b""
+            else:
+                data = b""
+            try:
+                out = decompressor.decompress(data, size)
+            except (lzma.LZMAError, OSError):
+                if self._trailing:  # not a stream after the last one: ignored
+                    self._done = True
+                    break
+                raise
+            if out:
+                return out
+        return b""
 
 
 class ReadAhead:
@@ -392,7 +510,7 @@ class ReadAhead:
         self._thread.join()
 
 
-def iter_index(data: bytes, path: str, *, source: str = "") -> Iterator[Stanza]:
+def iter_index(data: bytes, path: str, *, source: str = "") -> Generator[Stanza, None, None]:
     """Decompress and parse an index held in memory (decompressing in a
     :class:`ReadAhead` thread while parsing).
 
@@ -596,7 +714,7 @@ def source_name(stanza: Stanza, *, where: str = "") -> str | None:
 
 def _int_field(stanza: Stanza, name: str, where: str) -> int:
     value = stanza.get(name)
-    if value is None or not value.strip().isdigit():
+    if value is None or not value.strip().isdecimal():
         raise MetadataError(where, f"missing or invalid {name}: {value!r}")
     return int(value)
 
@@ -606,6 +724,114 @@ def _required(stanza: Stanza, name: str, where: str) -> str:
     if value is None or not value.strip():
         raise MetadataError(where, f"missing {name}")
     return value.strip()
+
+
+class DebMetadata(Mapping[str, Any]):
+    """The ``metadata`` of a ``Packages`` record: a read-only mapping whose relationship
+    fields are parsed when first read.
+
+    A whole Debian index has tens of thousands of stanzas but a sync reads the relations of
+    few of them (the dependency closure reads ``provides`` of every candidate and
+    ``depends``/``pre_depends``/``recommends`` of the packages it selects; filters read
+    none), so each relationship field is kept as its text until it is read, then parsed
+    with :func:`parse_relations` once. Iterating, ``dict(metadata)`` and JSON encoding of
+    that dict see the parsed values, exactly what an eager parse would have given.
+
+    :param values: the values by key, in key order; the lazy keys hold a placeholder.
+    :param lazy: relationship texts by key (keys also in ``values``), parsed on access.
+    """
+
+    __slots__ = ("_lazy", "_values")
+
+    def __init__(self, values: dict[str, Any], lazy: dict[str, str] | None = None) -> None:
+        self._values = values
+        self._lazy = lazy
+
+    def __getitem__(self, key: Any) -> Any:
+        lazy = self._lazy
+        if lazy and key in lazy:
+            # value first, then forget the text: a concurrent reader never sees the
+            # placeholder (two threads at worst both parse, to equal values)
+            text = lazy.get(key)
+            if text is not None:
+                self._values[key] = parse_relations(text)
+                lazy.pop(key, None)
+        elif key is _UNWRAP:  # see _unwrap(): reached through the read-only proxy
+            return self
+        return self._values[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``self[key]`` when ``key`` is present, else ``default``."""
+        return self[key] if key in self._values else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"DebMetadata({dict(self)!r})"
+
+    def parse_all(self) -> None:
+        """Parse every relationship field not read yet."""
+        for key in list(self._lazy or ()):
+            self.get(key)
+
+    def replace(self, **changes: Any) -> DebMetadata:
+        """A copy with some keys set, the unread relationship fields still unparsed.
+
+        :param changes: key -> new value.
+        """
+        values = dict(self._values)
+        values.update(changes)
+        lazy = {key: text for key, text in (self._lazy or {}).items() if key not in changes}
+        return DebMetadata(values, lazy or None)
+
+
+def parse_lazy_relations(records: Iterable[PackageRecord]) -> None:
+    """Parse now the relationship fields of ``records`` not read yet (see
+    :class:`DebMetadata`; other records are left alone).
+
+    For records about to be stored (their metadata encoded as JSON): parsing tens of
+    thousands of fields allocates as many lists, which is cheap while the cyclic garbage
+    collector is paused (as :func:`~chantal_adapters.apt.upstream.read_apt_upstream` does)
+    and three to four times dearer afterwards, when each collection walks the whole index.
+    """
+    for record in records:
+        lazy = _unwrap(record.metadata)
+        if lazy is not None:
+            lazy.parse_all()
+
+
+#: A key only :func:`_unwrap` uses: the :class:`DebMetadata` behind a read-only proxy.
+_UNWRAP: Any = object()
+
+
+def _unwrap(metadata: Mapping[str, Any]) -> DebMetadata | None:
+    """The :class:`DebMetadata` a record's (proxied) metadata is, or ``None``."""
+    if isinstance(metadata, DebMetadata):
+        return metadata
+    if isinstance(metadata, MappingProxyType):
+        with contextlib.suppress(KeyError, TypeError):
+            found = metadata[_UNWRAP]
+            if isinstance(found, DebMetadata):
+                return found
+    return None
+
+
+#: A relative path whose components are made of the characters of Debian file names and
+#: do not start with ``.``: what :func:`check_relpath` accepts without a second look.
+_PLAIN_PATH_RE = re.compile(r"(?:[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*/)*"
+                            r"[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*")
+#: A Debian version made of the characters Policy 5.6.12 allows (see :func:`split_version`).
+_VERSION_RE = re.compile(r"[A-Za-z0-9.+~:-]+")
+#: Source package names by ``Source`` field value (binary packages of one source share it).
+_SOURCE_NAMES: dict[str, str] = {}
+_SOURCE_NAMES_LIMIT = 65536
 
 
 def record_from_stanza(
@@ -622,7 +848,8 @@ def record_from_stanza(
     source_name=Source without ``(version)``; group=Section; priority=Priority;
     vendor=Maintainer; summary=first line of Description; ``metadata["stanza"]`` the raw
     stanza, ``metadata["depends"|"pre_depends"|"recommends"|"provides"]`` parsed relations
-    (see :func:`parse_relations`), ``metadata["suites"]`` the suites listing it.
+    (see :func:`parse_relations`; parsed when first read, see :class:`DebMetadata`),
+    ``metadata["suites"]`` the suites listing it.
 
     :param component: the component whose index listed the stanza.
     :param source: URL of the index (named in errors with the stanza's package and line).
@@ -630,6 +857,90 @@ def record_from_stanza(
     :raises MetadataError: missing Package/Version/Architecture/Filename/Size, an invalid
         version or name, or a Filename that is absolute or contains ``..``.
     """
+    values = stanza.values
+    get = values.get
+    try:
+        name = values["package"]
+        text = values["version"]
+        arch = values["architecture"]
+        location = values["filename"]
+        size_text = values["size"]
+        sha256 = values["sha256"]
+    except KeyError:
+        return _record_checked(stanza, component=component, source=source, suite=suite)
+    # the usual stanza: plain values (no blanks to strip, lower-case SHA256, a plain path);
+    # anything else goes the careful way, which also names the problem
+    if not (_NAME_RE.fullmatch(name) and _NAME_RE.fullmatch(arch)
+            and _VERSION_RE.fullmatch(text) and _SHA256_RE.fullmatch(sha256)
+            and size_text.isdecimal() and _PLAIN_PATH_RE.fullmatch(location)):
+        return _record_checked(stanza, component=component, source=source, suite=suite)
+    declared = get("source")
+    try:
+        epoch, version, release = split_version(text)
+        if declared is None:
+            source_package = name
+        else:
+            source_package = _SOURCE_NAMES.get(declared) or _source_name_cached(stanza)
+    except MetadataError:
+        return _record_checked(stanza, component=component, source=source, suite=suite)
+    return PackageRecord(
+        format=DEB,
+        name=name,
+        epoch=epoch,
+        version=version,
+        release=release,
+        arch=arch,
+        sha256=sha256,
+        size=int(size_text),
+        filename=location.rpartition("/")[2],
+        location=location,
+        checksum_type="sha256",
+        checksum=sha256,
+        source_name=source_package,
+        group=get("section"),
+        vendor=get("maintainer"),
+        summary=_summary(get("description")),
+        component=component,
+        priority=get("priority"),
+        metadata=_deb_metadata(stanza, suite),
+    )
+
+
+def _summary(description: str | None) -> str | None:
+    return description.partition("\n")[0].strip() if description is not None else None
+
+
+def _deb_metadata(stanza: Stanza, suite: str | None) -> Mapping[str, Any]:
+    """A record's metadata: the stanza, its relationship fields (unparsed until read, see
+    :class:`DebMetadata`) and the suite; read-only as :class:`PackageRecord` keeps it
+    (wrapped here, it is not copied again)."""
+    get = stanza.values.get
+    metadata: dict[str, Any] = {"stanza": stanza.text}
+    lazy: dict[str, str] | None = None
+    for key, field in _RELATION_KEYS:
+        value = get(field)
+        if value is not None and value.strip():
+            metadata[key] = None  # placeholder keeping the key order
+            if lazy is None:
+                lazy = {}
+            lazy[key] = value
+    if suite is not None:
+        metadata["suites"] = [suite]
+    return MappingProxyType(DebMetadata(metadata, lazy))
+
+
+def _source_name_cached(stanza: Stanza) -> str:
+    """:func:`source_name` (or the package name), remembered by ``Source`` value."""
+    found = source_name(stanza) or str(stanza.values["package"])
+    if len(_SOURCE_NAMES) < _SOURCE_NAMES_LIMIT:
+        _SOURCE_NAMES[str(stanza.values["source"])] = found
+    return found
+
+
+def _record_checked(stanza: Stanza, *, component: str | None, source: str,
+                    suite: str | None) -> PackageRecord:
+    """:func:`record_from_stanza` for any stanza: every value stripped and checked, in the
+    documented order, errors naming the URL, the package and the line."""
     values = stanza.values
     where = _where(source, stanza)
     name = _check_name(_required(stanza, "Package", where), "Package", where)
@@ -649,14 +960,6 @@ def record_from_stanza(
             raise MetadataError(where, "no checksum (SHA256, SHA512, SHA1 or MD5sum)")
     elif not _SHA256_RE.match(sha256):
         raise MetadataError(where, f"invalid SHA256 {sha256!r}")
-    description = values.get("description")
-    metadata: dict[str, Any] = {"stanza": stanza.text}
-    for key, field in _RELATION_KEYS:
-        value = values.get(field)
-        if value is not None and value.strip():
-            metadata[key] = parse_relations(value)
-    if suite is not None:
-        metadata["suites"] = [suite]
     return PackageRecord(
         format=DEB,
         name=name,
@@ -673,11 +976,10 @@ def record_from_stanza(
         source_name=source_name(stanza, where=where) or name,
         group=values.get("section"),
         vendor=values.get("maintainer"),
-        summary=description.split("\n", 1)[0].strip() if description is not None else None,
+        summary=_summary(values.get("description")),
         component=component,
         priority=values.get("priority"),
-        # read-only as PackageRecord keeps it; wrapped here, it is not copied again
-        metadata=MappingProxyType(metadata),
+        metadata=_deb_metadata(stanza, suite),
     )
 
 
@@ -846,8 +1148,11 @@ def dedupe(records: Iterable[PackageRecord]) -> list[PackageRecord]:
         extra = [s for s in record.metadata.get("suites", ())
                  if s not in kept.metadata.get("suites", ())]
         if extra:
-            merged = dict(kept.metadata)
-            merged["suites"] = [*kept.metadata.get("suites", ()), *extra]
+            suites = [*kept.metadata.get("suites", ()), *extra]
+            lazy = _unwrap(kept.metadata)
+            merged: Mapping[str, Any] = (
+                MappingProxyType(lazy.replace(suites=suites)) if lazy is not None
+                else {**kept.metadata, "suites": suites})
             out[index] = attrs.evolve(kept, metadata=merged)
     return out
 
@@ -917,6 +1222,8 @@ def _field_text(name: str, value: str) -> str:
 __all__ = [
     "COMPRESSIONS",
     "RELATION_FIELDS",
+    "BlockDecompressor",
+    "DebMetadata",
     "ReadAhead",
     "Readable",
     "Stanza",
@@ -926,6 +1233,7 @@ __all__ = [
     "iter_index",
     "iter_stanzas",
     "open_index",
+    "parse_lazy_relations",
     "parse_packages",
     "parse_relations",
     "parse_sources",

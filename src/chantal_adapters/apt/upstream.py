@@ -48,6 +48,7 @@ from chantal_adapters.apt.packages import (
     COMPRESSIONS,
     dedupe,
     iter_index,
+    parse_lazy_relations,
     record_from_stanza,
     records_from_source_stanza,
 )
@@ -545,6 +546,9 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
     del records  # only the selected records live on (the collector is paused)
     if select is not None:
         unique = select(unique)
+    # the records kept are stored with their metadata: their relationship fields are
+    # parsed here, while the collector is paused (the others are never parsed)
+    parse_lazy_relations(unique)
     revision = "; ".join(
         f"{r.suite} {r.release.get('Date')}" if len(releases) > 1 else str(r.release.get("Date"))
         for r in releases if r.release.get("Date"))
