@@ -153,6 +153,7 @@ def test_outdated_schema_is_reported_and_upgraded(sqlite_url: str, tmp_path: Pat
     (newer / "versions" / "9002_probe.py").write_text(
         PROBE_MIGRATION.format(down=head_revision()))
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", newer)
+    monkeypatch.setattr(migrate, "HEAD_REVISION", "9002")
     assert head_revision() == "9002"
 
     with pytest.raises(SchemaOutdatedError) as info:
@@ -217,3 +218,22 @@ def test_migration_files_are_shipped_inside_the_package() -> None:
     assert (base / "env.py").is_file()
     assert (base / "script.py.mako").is_file()
     assert sorted(p.name for p in (base / "versions").glob("*.py")) == ["0001_initial.py"]
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    """The fast schema check compares with HEAD_REVISION: it must name the newest
+    migration shipped (add a migration, update the constant)."""
+    assert migrate.HEAD_REVISION == migrate.head_revision()
+
+
+def test_schema_check_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    """A command against an up-to-date catalog runs without loading alembic (start-up)."""
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    migrate.init_database(url)
+    code = ("import sys\n"
+            "from chantal_adapters.sql import SqlCatalog\n"
+            f"SqlCatalog({url!r})\n"
+            "assert not [m for m in sys.modules if m.startswith('alembic')], 'alembic loaded'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr

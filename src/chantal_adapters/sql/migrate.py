@@ -9,6 +9,11 @@ revision lives in alembic's own ``alembic_version`` table.
 * ``chantal db upgrade`` → :func:`upgrade_database`.
 * ``chantal db status`` → :func:`schema_status`.
 * :class:`~chantal_adapters.sql.catalog.SqlCatalog` calls :func:`check_schema` when built.
+
+alembic is imported only when a migration runs or a database is not at
+:data:`HEAD_REVISION`: the check every command makes reads ``alembic_version`` with
+SQLAlchemy alone (importing alembic and scanning the migration scripts costs more than
+the rest of a short command's start-up).
 """
 
 from __future__ import annotations
@@ -16,21 +21,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Engine
 
 from chantal_adapters.sql.schema import make_engine, metadata, safe_url
 from chantal_core.errors import CatalogError, SchemaOutdatedError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 #: Directory holding ``env.py`` and ``versions/``.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: The newest migration shipped (``revision`` of the last file in ``migrations/versions``);
+#: a test keeps it equal to alembic's head. Add a migration, update this.
+HEAD_REVISION = "0001"
 
 _INIT_HINT = "run `chantal init` to create the catalog database"
 _UPGRADE_HINT = "run `chantal db upgrade` (back up the database first)"
@@ -61,6 +68,9 @@ class SchemaStatus(NamedTuple):
 
 def is_known_revision(revision: str) -> bool:
     """Whether ``revision`` is one of the migrations shipped with this Chantal."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     script = ScriptDirectory.from_config(alembic_config())
     try:
         return script.get_revision(revision) is not None
@@ -73,6 +83,8 @@ def alembic_config() -> Config:
 
     :returns: a config whose ``script_location`` is :data:`MIGRATIONS_DIR`.
     """
+    from alembic.config import Config
+
     cfg = Config()
     # ConfigParser interpolation: a literal "%" in the path must be doubled
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -85,6 +97,8 @@ def head_revision() -> str:
 
     :raises CatalogError: the migrations are missing or branched (a packaging error).
     """
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     heads = script.get_heads()
     if len(heads) != 1:
@@ -113,6 +127,8 @@ def schema_status(target: str | URL | Engine) -> SchemaStatus:
     :returns: current and head revisions.
     :raises CatalogError: the database cannot be reached.
     """
+    from alembic.runtime.migration import MigrationContext
+
     head = head_revision()
     with _engine_for(target) as engine:
         try:
@@ -133,6 +149,8 @@ def check_schema(target: str | URL | Engine) -> SchemaStatus:
         revision is unknown to this Chantal (made by a newer version).
     :raises SchemaOutdatedError: the schema is behind head (hint: ``chantal db upgrade``).
     """
+    if _recorded_revisions(target) == [HEAD_REVISION]:
+        return SchemaStatus(current=HEAD_REVISION, head=HEAD_REVISION)
     status = schema_status(target)
     where = safe_url(target.url if isinstance(target, Engine) else target)
     if status.current is None:
@@ -149,7 +167,22 @@ def check_schema(target: str | URL | Engine) -> SchemaStatus:
     return status
 
 
+def _recorded_revisions(target: str | URL | Engine) -> list[str] | None:
+    """The revisions in ``alembic_version`` read with plain SQL, or ``None`` when they
+    cannot be read (no such table, unreachable database: the full check says why)."""
+    table = sa.table("alembic_version", sa.column("version_num", sa.String))
+    with _engine_for(target) as engine:
+        try:
+            with engine.connect() as conn:
+                return [str(v) for v in conn.execute(sa.select(table.c.version_num)).scalars()]
+        except sa.exc.SQLAlchemyError:
+            return None
+
+
 def _upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     cfg = alembic_config()
     try:
         with engine.begin() as conn:
