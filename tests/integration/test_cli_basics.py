@@ -152,6 +152,7 @@ def test_outdated_database_gives_the_upgrade_hint(tmp_path: Path, capsys: Capsys
     assert main(["--config", str(cfg), "init"]) == 0
     current = migrate.head_revision()
     monkeypatch.setattr(migrate, "head_revision", lambda: "9999_future")
+    monkeypatch.setattr(migrate, "HEAD_REVISION", "9999_future")
     capsys.readouterr()
     assert main(["--config", str(cfg), "repo", "list"]) == 1
     err = capsys.readouterr().err

@@ -223,7 +223,7 @@ def test_migration_files_are_shipped_inside_the_package() -> None:
 def test_head_revision_constant_is_alembics_head() -> None:
     """The fast schema check compares with HEAD_REVISION: it must name the newest
     migration shipped (add a migration, update the constant)."""
-    assert migrate.HEAD_REVISION == migrate.head_revision()
+    assert migrate.head_revision() == migrate.HEAD_REVISION
 
 
 def test_schema_check_at_head_does_not_import_alembic(tmp_path: Path) -> None:

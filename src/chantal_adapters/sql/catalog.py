@@ -5,23 +5,35 @@ of the in-memory fake :class:`chantal_core.testing.catalog.InMemoryCatalog` (who
 docstring lists the rules; ``tests/contract/`` checks both). Rows and the core's frozen
 attrs values are converted by explicit functions here; nothing is ORM-mapped.
 
-Work is set-based so that a 50,000-package repository syncs in seconds: packages are
-inserted with chunked ``executemany`` ``INSERT .. ON CONFLICT DO NOTHING``, memberships are
+Work is set-based so that a 60,000-package repository syncs in seconds: memberships are
 intervals (see :mod:`chantal_adapters.sql.schema`) so a new version writes one row per added
-package and one ``UPDATE`` per chunk of removed ones, and ``IN`` lists are chunked below
-SQLite's bound-parameter limit.
+package and one ``UPDATE`` per removed one, and ``IN`` lists are chunked below SQLite's
+bound-parameter limit.
+
+The bulk writes of :meth:`SqlCatalog.commit_sync` bypass SQLAlchemy's per-row parameter
+processing (it cost as much as the database's own work) and run on the DB-API cursor of the
+transaction's own connection, in the same transaction: package rows are tuples
+(:func:`operator.attrgetter`) in key order with their ``metadata`` encoded as they are
+consumed by a compact :class:`json.JSONEncoder`. SQLite gets one ``executemany`` of a
+prepared ``INSERT .. ON CONFLICT DO NOTHING`` per table; PostgreSQL (psycopg 3) a ``COPY``
+into ``packages`` and one ``INSERT .. SELECT unnest(..)`` into ``content``. Keys the catalog
+already holds are looked up first and neither encoded nor sent. On the real ``bookworm main
+amd64`` index (63,440 records, 2 CPUs) this took the first commit from 2.1 s to 1.55 s on
+SQLite and from 3.5 s to 1.7 s on PostgreSQL; what remains on SQLite is about 0.4 s of JSON
+encoding and 0.9 s of SQLite's own writing (``tests/bench/run.py --only catalog`` shows the
+commit beside raw ``sqlite3`` writing the same rows).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, Row
 
 from chantal_adapters.sql import schema as s
@@ -35,6 +47,64 @@ from chantal_core.ports import RepositoryState, SyncCommit
 IN_CHUNK = 500
 #: Rows per ``executemany`` call.
 INSERT_CHUNK = 5_000
+
+#: ``metadata`` as stored: compact JSON, ``NaN``/``Infinity`` refused (they are not JSON; the
+#: in-memory catalog refuses them too). Non-ASCII stays escaped (``\uXXXX``): as fast, and a
+#: lone surrogate still round-trips instead of failing the driver's UTF-8 encoding.
+#: ``check_circular`` is off for speed: a cycle then ends in :class:`RecursionError`,
+#: reported like any unserialisable value.
+_encode_metadata: Callable[[Any], str] = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=True, check_circular=False, allow_nan=False).encode
+
+#: ``packages`` columns written by :meth:`SqlCatalog.commit_sync`, in row-tuple order; all
+#: but ``metadata`` are record attributes of the same name (``grp``: ``group``).
+_PACKAGE_COLUMNS = ("sha256", "format", "name", "epoch", "version", "release", "arch", "size",
+                    "filename", "location", "checksum_type", "checksum", "source_name",
+                    "build_time", "license", "grp", "vendor", "summary", "component",
+                    "priority", "metadata")
+_package_fields = operator.attrgetter(
+    *("group" if col == "grp" else col for col in _PACKAGE_COLUMNS[:-1]))
+_QUOTED_COLUMNS = ", ".join(f'"{col}"' for col in _PACKAGE_COLUMNS)
+_SQLITE_INSERT_PACKAGES = (
+    f"INSERT INTO packages ({_QUOTED_COLUMNS}) VALUES "
+    f"({', '.join('?' for _ in _PACKAGE_COLUMNS)}) ON CONFLICT DO NOTHING")
+#: PostgreSQL: the rows are copied into ``packages`` directly; should a key be stored
+#: concurrently, into this session-private table, then moved.
+_PG_COPY_DIRECT = f"COPY packages ({_QUOTED_COLUMNS}) FROM STDIN"
+_PG_INSERT_PACKAGES = (
+    f"INSERT INTO packages ({_QUOTED_COLUMNS}) VALUES "
+    f"({', '.join('%s' for _ in _PACKAGE_COLUMNS)}) ON CONFLICT DO NOTHING")
+_PG_STAGING = "chantal_staging_packages"
+_PG_STAGE_PACKAGES = (
+    f"CREATE TEMPORARY TABLE {_PG_STAGING} (LIKE packages INCLUDING DEFAULTS) "
+    f"ON COMMIT DROP")
+_PG_COPY_STAGING = f"COPY {_PG_STAGING} ({_QUOTED_COLUMNS}) FROM STDIN"
+_PG_MOVE_PACKAGES = (
+    f"INSERT INTO packages ({_QUOTED_COLUMNS}) SELECT {_QUOTED_COLUMNS} FROM {_PG_STAGING} "
+    f"ON CONFLICT DO NOTHING")
+#: PostgreSQL statements taking a list of keys as one ``text[]`` literal (see
+#: :func:`_pg_text_array`): ``= ANY`` of a constant array is a hashed lookup whatever the
+#: table statistics say, where a join with a set-returning function can be planned as a
+#: nested loop over a freshly filled (not yet analysed) table.
+_PG_KNOWN_PACKAGES = "SELECT sha256 FROM packages WHERE sha256 = ANY(%s::text[])"
+_PG_CLOSE_CONTENT = ("UPDATE content SET removed_in = %s WHERE repo_id = %s "
+                     "AND removed_in IS NULL AND sha256 = ANY(%s::text[])")
+_PG_OPEN_CONTENT = ("INSERT INTO content (repo_id, sha256, added_in, removed_in) "
+                    "SELECT %s, unnest(%s::text[]), %s, NULL")
+
+
+def _pg_text_array(values: Iterable[str]) -> str:
+    r"""A PostgreSQL ``text[]`` literal such as ``{"a","b\"c"}``: every element double-quoted,
+    ``\`` and ``"`` escaped with a backslash, as PostgreSQL's array input reads it. Built
+    here because psycopg dumps a ``list`` element by element in Python, several times
+    slower (63,000 keys: about 0.2 s)."""
+    def quoted(value: str) -> str:
+        if "\\" in value or '"' in value:
+            value = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{value}"'
+
+    return "{" + ",".join(map(quoted, values)) + "}"
+
 
 _T = TypeVar("_T")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -179,6 +249,12 @@ class SqlCatalog:
         if self._dialect not in s.SUPPORTED_DIALECTS:
             raise CatalogError(f"unsupported database {s.safe_url(self._engine.url)}")
         self._writer = self._engine.execution_options(chantal_write=True)
+        #: The driver's (DB-API) base exception, for statements run on its cursor.
+        self._driver_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        #: psycopg 3 prepares a statement run often; a prepared ``= ANY($1::text[])`` may
+        #: get a generic plan searching the array linearly, so the key-list statements opt out.
+        self._unprepared: dict[str, Any] = (
+            {"prepare": False} if self._engine.dialect.driver == "psycopg" else {})
         self._where = s.safe_url(self._engine.url)
         if check:
             try:
@@ -219,12 +295,8 @@ class SqlCatalog:
         except sa.exc.SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
             raise CatalogError(f"catalog {self._where}: {action} failed: {detail}") from exc
-
-    def _insert_ignore(self, table: sa.Table) -> Any:
-        """``INSERT .. ON CONFLICT DO NOTHING`` for the engine's dialect."""
-        if self._dialect == "postgresql":
-            return pg_dialect.insert(table).on_conflict_do_nothing()
-        return sqlite_dialect.insert(table).on_conflict_do_nothing()
+        except self._driver_error as exc:  # raised by the driver's cursor (bulk writes)
+            raise CatalogError(f"catalog {self._where}: {action} failed: {exc}") from exc
 
     def _ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """``column`` compared by code point (PostgreSQL: ``COLLATE "C"``; SQLite: BINARY)."""
@@ -309,10 +381,7 @@ class SqlCatalog:
             current_version: int | None = repo.current_version if repo is not None else None
             current: set[str] = set()
             if current_version is not None:
-                current = set(conn.execute(
-                    sa.select(s.content.c.sha256).where(s.content.c.repo_id == repo_id,
-                                                        s.content.c.removed_in.is_(None))
-                ).scalars())
+                current = self._current_keys(conn, repo_id)
             self._upsert_packages(conn, commit.packages, skip=current)
 
             offered = {r.sha256 for r in commit.packages}
@@ -347,34 +416,119 @@ class SqlCatalog:
             conn.execute(sa.insert(s.sync_history), row)
         return new_version
 
+    @staticmethod
+    @contextmanager
+    def _driver_cursor(conn: Connection) -> Iterator[Any]:
+        """A DB-API cursor of ``conn``'s own driver connection: inside its transaction."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _current_keys(self, conn: Connection, repo_id: str) -> set[str]:
+        """Keys of the repository's current version (open intervals), read on the driver's
+        cursor: half the time of a SQLAlchemy result on 60,000 rows."""
+        mark = "%s" if self._dialect == "postgresql" else "?"
+        with self._driver_cursor(conn) as cursor:
+            cursor.execute(f"SELECT sha256 FROM content WHERE repo_id = {mark} "
+                           f"AND removed_in IS NULL", (repo_id,))
+            return {row[0] for row in cursor}
+
+    def _known_packages(self, conn: Connection, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that are rows of ``packages`` already: on PostgreSQL one
+        statement with the keys as one ``text[]``, on SQLite :data:`IN_CHUNK` keys per ``IN``
+        list."""
+        if not keys:
+            return set()
+        found: set[str] = set()
+        with self._driver_cursor(conn) as cursor:
+            if self._dialect == "postgresql":
+                cursor.execute(_PG_KNOWN_PACKAGES, (_pg_text_array(keys),),
+                               **self._unprepared)
+                found.update(row[0] for row in cursor)
+                return found
+            for chunk in _chunks(keys, IN_CHUNK):
+                cursor.execute(f"SELECT sha256 FROM packages WHERE sha256 IN "
+                               f"({', '.join('?' for _ in chunk)})", chunk)
+                found.update(row[0] for row in cursor)
+        return found
+
     def _upsert_packages(self, conn: Connection, records: Sequence[PackageRecord],
                          skip: set[str]) -> None:
-        """Insert the records not in ``skip`` (and not stored yet), first record per key wins."""
-        rows: dict[str, dict[str, Any]] = {}
+        """Insert the records not in ``skip`` and not stored yet, first record per key wins.
+
+        Rows are written in key order through the connection's driver (see the module
+        docstring), each ``metadata`` encoded as its row is consumed so the JSON text of
+        all rows is never held at once. The ``ON CONFLICT DO NOTHING`` covers keys a
+        concurrent transaction stores meanwhile.
+
+        :raises CatalogError: a record's metadata is not JSON-serialisable (naming it).
+        """
+        new: dict[str, PackageRecord] = {}
         for record in records:
-            if record.sha256 not in skip and record.sha256 not in rows:
-                rows[record.sha256] = package_to_row(record)
-        if not rows:
+            if record.sha256 not in skip:
+                new.setdefault(record.sha256, record)
+        for sha in self._known_packages(conn, list(new)):
+            del new[sha]
+        if not new:
             return
-        stmt = self._insert_ignore(s.packages)
-        pending = list(rows.values())
-        for chunk in _chunks(pending, INSERT_CHUNK):
-            try:
-                conn.execute(stmt, list(chunk))
-            except sa.exc.DBAPIError:
-                raise
-            except (sa.exc.StatementError, TypeError, ValueError) as exc:
-                # JSON serialisation happens in SQLAlchemy (SQLite) or in the driver (psycopg)
-                self._raise_unserialisable(chunk, exc)
+        ordered = [new[sha] for sha in sorted(new)]  # index pages filled in order
+        fields, encode = _package_fields, _encode_metadata
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for record in ordered:
+                yield (*fields(record), encode(dict(record.metadata)))
+
+        try:
+            with self._driver_cursor(conn) as cursor:
+                if self._dialect != "postgresql":
+                    cursor.executemany(_SQLITE_INSERT_PACKAGES, rows())
+                elif self._engine.dialect.driver == "psycopg":
+                    self._copy_packages(cursor, rows)
+                else:  # another DB-API driver (psycopg2, pg8000): "format" parameters
+                    cursor.executemany(_PG_INSERT_PACKAGES, rows())
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            self._raise_unserialisable(ordered, exc)
 
     @staticmethod
-    def _raise_unserialisable(rows: Sequence[dict[str, Any]], exc: Exception) -> None:
-        for row in rows:
+    def _copy_packages(cursor: Any, rows: Callable[[], Iterator[tuple[Any, ...]]]) -> None:
+        """PostgreSQL through psycopg 3: ``COPY`` the rows into ``packages`` under a
+        savepoint; when a key turns out to be stored meanwhile (a concurrent transaction
+        committed it after :meth:`_known_packages` looked), copy them into a temporary table
+        instead and move them with ``INSERT .. SELECT .. ON CONFLICT DO NOTHING``.
+
+        :param cursor: a psycopg cursor in the commit's transaction.
+        :param rows: makes a fresh iterator of row tuples (:data:`_PACKAGE_COLUMNS` order).
+        """
+        from psycopg.errors import UniqueViolation
+
+        cursor.execute("SAVEPOINT chantal_copy_packages")
+        try:
+            with cursor.copy(_PG_COPY_DIRECT) as copy:
+                for row in rows():
+                    copy.write_row(row)
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT chantal_copy_packages")
+            cursor.execute(_PG_STAGE_PACKAGES)
+            with cursor.copy(_PG_COPY_STAGING) as copy:
+                for row in rows():
+                    copy.write_row(row)
+            cursor.execute(_PG_MOVE_PACKAGES)
+            cursor.execute(f"DROP TABLE {_PG_STAGING}")
+        cursor.execute("RELEASE SAVEPOINT chantal_copy_packages")
+
+    @staticmethod
+    def _raise_unserialisable(records: Sequence[PackageRecord], exc: Exception
+                              ) -> NoReturn:
+        """Raise :class:`CatalogError` naming the first record whose metadata cannot be
+        stored as JSON (``exc``: the error the bulk encoding raised)."""
+        for record in records:
             try:
-                json.dumps(row["metadata"], allow_nan=False)
-            except (TypeError, ValueError) as inner:
+                _encode_metadata(dict(record.metadata))
+            except (TypeError, ValueError, RecursionError) as inner:
                 raise CatalogError(
-                    f"package {row['name']} ({row['sha256']}): metadata is not "
+                    f"package {record.name} ({record.sha256}): metadata is not "
                     f"JSON-serialisable: {inner}") from exc
         raise CatalogError(f"storing packages failed: {exc}") from exc
 
@@ -385,29 +539,23 @@ class SqlCatalog:
             repo_id=repo_id, number=number, created=created, package_count=len(commit.content)))
         removed = sorted(current - commit.content)
         added = sorted(commit.content - current)
-        c = s.content.c
-        if self._dialect == "postgresql":
-            # one statement each, the keys passed as one text[] parameter
-            if removed:
-                conn.execute(sa.update(s.content).where(
-                    c.repo_id == repo_id, c.removed_in.is_(None),
-                    c.sha256 == sa.any_(_text_array("removed", removed)),
-                ).values(removed_in=number))
-            if added:
-                conn.execute(sa.insert(s.content).from_select(
-                    ["repo_id", "sha256", "added_in"],
-                    sa.select(sa.literal(repo_id, sa.String),
-                              sa.func.unnest(_text_array("added", added)),
-                              sa.literal(number, sa.Integer))))
-        else:
-            for chunk in _chunks(removed, IN_CHUNK):
-                conn.execute(sa.update(s.content).where(
-                    c.repo_id == repo_id, c.removed_in.is_(None), c.sha256.in_(chunk)
-                ).values(removed_in=number))
-            rows = [{"repo_id": repo_id, "sha256": sha, "added_in": number, "removed_in": None}
-                    for sha in added]
-            for batch in _chunks(rows, INSERT_CHUNK):
-                conn.execute(sa.insert(s.content), list(batch))
+        with self._driver_cursor(conn) as cursor:
+            # prepared statements on the driver's cursor: no per-row SQLAlchemy processing
+            if self._dialect == "postgresql":
+                # one statement each, the keys passed as one text[] literal
+                if removed:
+                    cursor.execute(_PG_CLOSE_CONTENT, (number, repo_id, _pg_text_array(removed)),
+                                   **self._unprepared)
+                if added:
+                    cursor.execute(_PG_OPEN_CONTENT, (repo_id, _pg_text_array(added), number),
+                                   **self._unprepared)
+            else:
+                cursor.executemany(
+                    "UPDATE content SET removed_in = ? WHERE repo_id = ? AND sha256 = ? "
+                    "AND removed_in IS NULL", [(number, repo_id, sha) for sha in removed])
+                cursor.executemany(
+                    "INSERT INTO content (repo_id, sha256, added_in, removed_in) "
+                    "VALUES (?, ?, ?, NULL)", [(repo_id, sha, number) for sha in added])
         if commit.extras:
             conn.execute(sa.insert(s.version_extras), [
                 {"repo_id": repo_id, "version": number, "kind": kind, "sha256": sha}
