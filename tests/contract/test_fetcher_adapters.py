@@ -68,6 +68,12 @@ def _write_files(root: Path, files: Mapping[str, bytes]) -> None:
         dest.write_bytes(data)
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made once."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 class TestUrllib3Fetcher(FetcherContract):
     @pytest.fixture
     def make_site(self, tmp_path: Path) -> MakeSite:
@@ -209,11 +215,7 @@ class TestUrllib3Fetcher(FetcherContract):
         with pytest.raises(FetchError, match="remote host"):
             fetcher.get_bytes("file://elsewhere.invalid/etc/hostname")
 
-    # -- HTTPS with a client certificate ----------------------------------------------
-    @pytest.fixture(scope="class")
-    def pki(self, tmp_path_factory: pytest.TempPathFactory) -> Pki:
-        return make_pki(tmp_path_factory.mktemp("pki"))
-
+    # -- HTTPS with a client certificate (the ``pki`` fixture is module-scoped) ---------
     @pytest.fixture
     def tls_site(self, site_root: Path, pki: Pki) -> Iterator[str]:
         tls = ServerTLS(pki.server_cert, pki.server_key, client_ca=pki.ca_cert)
