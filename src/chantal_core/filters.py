@@ -47,7 +47,7 @@ from typing import Any, Final
 import attrs
 
 from chantal_core.errors import FilterError
-from chantal_core.model import PackageRecord
+from chantal_core.model import DEB, PackageRecord
 
 __all__ = [
     "CompiledFilter",
@@ -56,7 +56,11 @@ __all__ = [
     "apply_filter",
     "compile_filter",
     "latest_versions",
+    "prefilter",
 ]
+
+#: A pre-filter: ``(name, version, arch) -> may the filter keep such a record?``
+Prefilter = Callable[[str, str, str], bool]
 
 #: Seconds per day, for ``build_time_last_n_days``.
 SECONDS_PER_DAY: Final = 86400
@@ -366,3 +370,75 @@ def latest_versions(
         ranked = sorted(members, key=lambda member: member[0], reverse=True)
         keep.update(index for _, index in ranked[:n])
     return [record for index, record in enumerate(items) if index in keep]
+
+
+def _deb_evr(text: str) -> str | None:
+    """:attr:`PackageRecord.evr` of a deb record whose ``Version`` field is ``text``,
+    following the split of ``chantal_adapters.apt.packages.split_version`` (Policy 5.6.12):
+    blanks around the value dropped, the epoch before the first ``:`` shown only when
+    non-zero and written as a plain decimal; ``None`` for a version that split refuses."""
+    value = text.strip(" \t")
+    head, colon, rest = value.partition(":")
+    if not colon:
+        return value
+    if not (head.isascii() and head.isdigit()) or not rest:
+        return None
+    epoch = int(head)
+    return f"{epoch}:{rest}" if epoch else rest
+
+
+def prefilter(flt: PackageFilter, *, package_format: str) -> Prefilter | None:
+    """A cheap necessary condition of :func:`apply_filter` keeping a record, decided from
+    its name, version and arch alone (before a format builds the record).
+
+    ``pre(name, version, arch)`` is ``False`` only when every record with these values is
+    dropped by the filter's per-record conditions, so it is never ``False`` for a record
+    :func:`apply_filter` keeps; ``True`` means "maybe" (the filter still decides). Dropping
+    such records early changes nothing: the latest-version step only sees records that
+    passed the conditions. (A selection step that looks at the records the filter dropped,
+    such as a dependency closure, must not be given a pre-filtered list.)
+
+    Dimensions used: ``architectures`` (exact, as the filter), ``exclude_source``
+    (``src``, ``nosrc``, ``source`` arches, as :attr:`PackageRecord.is_source`) and, for
+    ``deb`` records, ``patterns`` (``re.search`` in the name and in the NEVRA
+    ``name_[epoch:]version[-revision]_arch``, built exactly as :attr:`PackageRecord.nevra`
+    from the ``Version`` field text). Other formats' NEVRA needs the release apart, so
+    their patterns are not pre-filtered.
+
+    :param flt: the repository's filter.
+    :param package_format: the :attr:`PackageRecord.format` of the records (``deb``...).
+    :returns: ``pre(name, version, arch) -> bool`` (``version`` the format's version text,
+        e.g. Debian's ``Version`` field), or ``None`` when no dimension can be decided from
+        these fields or the filter is invalid (:func:`apply_filter` reports that).
+    """
+    try:
+        compiled = compile_filter(flt)
+    except FilterError:
+        return None
+    spec = flt
+    arches = spec.architectures
+    exclude_source = spec.exclude_source
+    deb = package_format == DEB
+    include = compiled.include_patterns if deb else ()
+    exclude = compiled.exclude_patterns if deb else ()
+    if not (arches or exclude_source or include or exclude):
+        return None
+    sources = ("src", "nosrc", "source")
+
+    def pre(name: str, version: str, arch: str) -> bool:
+        if exclude_source and arch in sources:
+            return False
+        if arches and not arches.admits(arch):
+            return False
+        if include or exclude:
+            evr = _deb_evr(version)
+            if evr is None:
+                return True  # such a record is never built: let the format say why
+            subjects = (name, f"{name}_{evr}_{arch}")
+            if include and not any(p.search(s) for p in include for s in subjects):
+                return False
+            if any(p.search(s) for p in exclude for s in subjects):
+                return False
+        return True
+
+    return pre

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from chantal_core.errors import ChantalError, FetchError, MetadataError, SignatureError
-from chantal_core.filters import PackageFilter, apply_filter
+from chantal_core.filters import PackageFilter, Prefilter, apply_filter, prefilter
 from chantal_core.model import PackageRecord, SyncHistoryEntry
 from chantal_core.ports import (
     Catalog,
@@ -39,6 +39,7 @@ from chantal_core.ports import (
     PackageSignatureChecker,
     Progress,
     RepositoryFormat,
+    Selector,
     SyncCommit,
     UpstreamIndex,
     Verifier,
@@ -442,6 +443,28 @@ def store_extras(extras: Mapping[str, bytes], pool: ContentPool, repo_id: str,
     return stored
 
 
+@attrs.frozen
+class _PrefilteredSelector:
+    """A :data:`~chantal_core.ports.Selector` carrying the ``prefilter`` attribute that
+    :meth:`RepositoryFormat.read_upstream` may use.
+
+    :ivar select: the selection.
+    :ivar prefilter: its necessary condition (:func:`chantal_core.filters.prefilter`).
+    """
+
+    select: Selector
+    prefilter: Prefilter
+
+    def __call__(self, records: Sequence[PackageRecord]) -> Sequence[PackageRecord]:
+        """The selection of ``records``."""
+        return self.select(records)
+
+
+def _with_prefilter(select: Selector, pre: Prefilter | None) -> Selector:
+    """``select``, with a ``prefilter`` attribute when ``pre`` is not ``None``."""
+    return select if pre is None else _PrefilteredSelector(select, pre)
+
+
 def sync_repository(
     repo: Any,
     *,
@@ -488,13 +511,20 @@ def sync_repository(
             kept = list(extra)
         return kept
 
+    selector: Selector = select
+    if settings.select_extra is None:
+        # the plain filter: a format may skip what it certainly drops before building
+        # records (see RepositoryFormat.read_upstream); a closure must see every record
+        selector = _with_prefilter(select, prefilter(settings.package_filter,
+                                                     package_format=fmt.package_format))
+
     added_to_pool: list[str] = []
     try:
         progress.message(f"{settings.repo_id}: reading upstream index")
         previous_extras = (StoredExtras(catalog, pool, settings.repo_id)
                            if state is not None and state.current_version is not None else None)
         index = fmt.read_upstream(repo, fetcher, previous_token=None if dry_run else previous,
-                                  select=select, verifier=verifier,
+                                  select=selector, verifier=verifier,
                                   previous_extras=previous_extras)
         if index is None:
             catalog.record_history(SyncHistoryEntry(

@@ -205,6 +205,67 @@ def test_select_sees_every_record_once(world: World) -> None:
     assert sorted(r.evr for r in index.packages) == ["1.0-1", "1.1-1"]
 
 
+class _Prefiltered:
+    """A selector with the ``prefilter`` attribute sync sets for a plain filter."""
+
+    def __init__(self, flt: Any) -> None:
+        from chantal_core.filters import prefilter
+
+        self.flt = flt
+        self.prefilter = prefilter(flt, package_format="deb")
+        self.seen: list[PackageRecord] = []
+
+    def __call__(self, records: Any) -> Any:
+        from chantal_core.filters import apply_filter
+        from chantal_core.versions.deb import deb_record_key
+
+        self.seen.extend(records)
+        return apply_filter(records, self.flt, version_key=deb_record_key, now=0.0)
+
+
+@pytest.mark.parametrize("patterns, arches", [
+    (("^hello$",), ()),
+    (("_1:", "^libfoo"), ()),
+    (("^nothing-matches$",), ()),
+    ((), ("all",)),
+])
+def test_prefilter_gives_the_same_index(world: World, monkeypatch: pytest.MonkeyPatch,
+                                        patterns: tuple[str, ...],
+                                        arches: tuple[str, ...]) -> None:
+    from chantal_adapters.apt import packages
+    from chantal_core.filters import IncludeExclude, PackageFilter
+
+    flt = PackageFilter(patterns=IncludeExclude(include=patterns),
+                        architectures=IncludeExclude(include=arches))
+    plain = _Prefiltered(flt)
+    plain_select = plain.__call__  # a bound method: no prefilter attribute
+    expected = _read(world, select=plain_select)
+    built: list[str] = []
+    real = packages._deb_metadata
+
+    def counting(stanza: Any, suite: str | None) -> Any:
+        built.append(stanza.values["package"])
+        return real(stanza, suite)
+
+    monkeypatch.setattr(packages, "_deb_metadata", counting)
+    select = _Prefiltered(flt)
+    assert select.prefilter is not None
+    got = _read(world, select=select)
+    assert got.packages == expected.packages
+    assert [dict(r.metadata) for r in got.packages] == \
+        [dict(r.metadata) for r in expected.packages]
+    assert [(r.location, r.component) for r in got.packages] == \
+        [(r.location, r.component) for r in expected.packages]
+    assert got.extras == expected.extras and got.token == expected.token
+    # only the stanzas the filter may keep were built into records
+    assert sorted(built) == sorted(r.name for r in expected.packages)
+    assert len(select.seen) == len(expected.packages) < len(plain.seen) == len(SPECS)
+    # mirror mode keeps everything upstream has: no pre-filter there
+    built.clear()
+    _read(world, repo=_repo(world.url, mode="mirror"), select=_Prefiltered(flt))
+    assert len(built) == len(SPECS)
+
+
 def test_record_from_local_deb_matches_the_archive(world: World) -> None:
     from chantal_adapters.apt.debheader import record_from_deb
 

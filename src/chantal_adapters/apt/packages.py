@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import attrs
 from debian import deb822
@@ -857,6 +857,48 @@ def record_from_stanza(
     :raises MetadataError: missing Package/Version/Architecture/Filename/Size, an invalid
         version or name, or a Filename that is absolute or contains ``..``.
     """
+    # without a pre-filter nothing is skipped
+    return cast(PackageRecord, _from_stanza(stanza, component, source, suite, None))
+
+
+@attrs.frozen(slots=True)
+class Skipped:
+    """A ``Packages`` stanza a pre-filter rejected before its record was built: what
+    :func:`dedupe` needs of it to drop its repeats as it would have dropped them.
+
+    :ivar key: the record's deduplication key (its SHA256, lower-case hex).
+    :ivar suite: the suite whose index listed it, or ``None``.
+    """
+
+    key: str
+    suite: str | None
+
+
+def record_or_skip(
+    stanza: Stanza,
+    *,
+    component: str | None,
+    source: str,
+    suite: str | None = None,
+    keep: Callable[[str, str, str], bool],
+) -> PackageRecord | Skipped:
+    """:func:`record_from_stanza`, or :class:`Skipped` when ``keep(Package, Version,
+    Architecture)`` is ``False`` (a pre-filter, :func:`chantal_core.filters.prefilter`).
+
+    Only stanzas whose record would be built without any error are skipped (those with
+    plain, valid values: the same checks as :func:`record_from_stanza`, before the record
+    and its metadata are built); any other is built as usual, so errors stay the same.
+
+    :param keep: ``(name, version text, arch) -> may the filter keep it``.
+    :returns: the record, or the skipped stanza's SHA256 and suite.
+    :raises MetadataError: as :func:`record_from_stanza`.
+    """
+    return _from_stanza(stanza, component, source, suite, keep)
+
+
+def _from_stanza(stanza: Stanza, component: str | None, source: str, suite: str | None,
+                 keep: Callable[[str, str, str], bool] | None) -> PackageRecord | Skipped:
+    """:func:`record_from_stanza`, with :func:`record_or_skip`'s ``keep``."""
     values = stanza.values
     get = values.get
     try:
@@ -883,6 +925,8 @@ def record_from_stanza(
             source_package = _SOURCE_NAMES.get(declared) or _source_name_cached(stanza)
     except MetadataError:
         return _record_checked(stanza, component=component, source=source, suite=suite)
+    if keep is not None and not keep(name, text, arch):
+        return Skipped(sha256, suite)
     return PackageRecord(
         format=DEB,
         name=name,
@@ -1130,31 +1174,47 @@ def compare_with_python_debian(
     return problems
 
 
-def dedupe(records: Iterable[PackageRecord]) -> list[PackageRecord]:
+def dedupe(records: Iterable[PackageRecord | Skipped]) -> list[PackageRecord]:
     """Drop repeated files (same SHA256, e.g. ``Architecture: all`` packages listed in
     every ``binary-<arch>`` index), keeping the first; the ``suites`` metadata of repeats
     is merged into it. Records without SHA256 are deduplicated by location.
+
+    A :class:`Skipped` stanza stands for the record it would have been: when it comes
+    first, its repeats are dropped (that record would have been kept, then filtered out);
+    when it repeats a record, its suite is merged; it is never in the result.
     """
     seen: dict[str, int] = {}
     out: list[PackageRecord] = []
     for record in records:
+        if isinstance(record, Skipped):
+            index = seen.get(record.key)
+            if index is None:
+                seen[record.key] = -1
+            elif index >= 0 and record.suite is not None:
+                _merge_suites(out, index, [record.suite])
+            continue
         key = record.sha256 or f"location:{record.location}"
         index = seen.get(key)
         if index is None:
             seen[key] = len(out)
             out.append(record)
             continue
-        kept = out[index]
-        extra = [s for s in record.metadata.get("suites", ())
-                 if s not in kept.metadata.get("suites", ())]
-        if extra:
-            suites = [*kept.metadata.get("suites", ()), *extra]
-            lazy = _unwrap(kept.metadata)
-            merged: Mapping[str, Any] = (
-                MappingProxyType(lazy.replace(suites=suites)) if lazy is not None
-                else {**kept.metadata, "suites": suites})
-            out[index] = attrs.evolve(kept, metadata=merged)
+        if index >= 0:
+            _merge_suites(out, index, record.metadata.get("suites", ()))
     return out
+
+
+def _merge_suites(out: list[PackageRecord], index: int, suites: Iterable[str]) -> None:
+    """Add to ``out[index]``'s ``suites`` metadata those of ``suites`` it lacks."""
+    kept = out[index]
+    extra = [s for s in suites if s not in kept.metadata.get("suites", ())]
+    if extra:
+        merged_suites = [*kept.metadata.get("suites", ()), *extra]
+        lazy = _unwrap(kept.metadata)
+        merged: Mapping[str, Any] = (
+            MappingProxyType(lazy.replace(suites=merged_suites)) if lazy is not None
+            else {**kept.metadata, "suites": merged_suites})
+        out[index] = attrs.evolve(kept, metadata=merged)
 
 
 def stanza_blocks(text: str) -> list[tuple[str | None, str]]:
@@ -1226,6 +1286,7 @@ __all__ = [
     "DebMetadata",
     "ReadAhead",
     "Readable",
+    "Skipped",
     "Stanza",
     "check_relpath",
     "compare_with_python_debian",
@@ -1241,6 +1302,7 @@ __all__ = [
     "pool_path",
     "pool_prefix",
     "record_from_stanza",
+    "record_or_skip",
     "records_from_source_stanza",
     "rewrite_stanza",
     "source_name",

@@ -46,10 +46,12 @@ import attrs
 
 from chantal_adapters.apt.packages import (
     COMPRESSIONS,
+    Skipped,
     dedupe,
     iter_index,
     parse_lazy_relations,
     record_from_stanza,
+    record_or_skip,
     records_from_source_stanza,
 )
 from chantal_adapters.apt.release import (
@@ -67,6 +69,7 @@ from chantal_core.errors import (
     MetadataError,
     SignatureError,
 )
+from chantal_core.filters import Prefilter
 from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord
 from chantal_core.ports import Fetcher, Selector, UpstreamIndex, Verifier
@@ -413,16 +416,24 @@ def fetch_index(fetcher: Fetcher, suite: SuiteRelease, entry: IndexEntry,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _parse_target(data: bytes, url: str, path: str, target: IndexTarget, suite: str
-                  ) -> Iterator[PackageRecord]:
+def _parse_target(data: bytes, url: str, path: str, target: IndexTarget, suite: str,
+                  keep: Prefilter | None = None) -> Iterator[PackageRecord | Skipped]:
+    """The records of one index; with ``keep`` (a pre-filter), the ``Packages`` stanzas it
+    rejects come as :class:`Skipped` instead (``Sources`` stanzas are never skipped)."""
     # the file name (not the URL: by-hash URLs have no extension) selects the decompressor
     if target.basename == "Sources":
         for stanza in iter_index(data, path, source=url):
             yield from records_from_source_stanza(stanza, component=target.component,
                                                   source=url, suite=suite)
         return
+    component = target.component
+    if keep is not None:
+        for stanza in iter_index(data, path, source=url):
+            yield record_or_skip(stanza, component=component, source=url, suite=suite,
+                                 keep=keep)
+        return
     for stanza in iter_index(data, path, source=url):
-        yield record_from_stanza(stanza, component=target.component, source=url, suite=suite)
+        yield record_from_stanza(stanza, component=component, source=url, suite=suite)
 
 
 def read_apt_upstream(
@@ -494,10 +505,13 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
     """The indexes of every suite read, parsed, deduplicated and selected (the second half
     of :func:`read_apt_upstream`, run with the cyclic garbage collector paused)."""
     mirror = getattr(repo, "mode", "filtered") == "mirror"
+    # the selection's pre-filter (see RepositoryFormat.read_upstream): stanzas it rejects
+    # are not built into records; mirror mode keeps everything upstream has
+    keep: Prefilter | None = None if mirror else getattr(select, "prefilter", None)
     cache = _Cache(previous_extras)
     extras: dict[str, bytes] = {}
     layout: list[dict[str, Any]] = []
-    records: list[PackageRecord] = []
+    records: list[PackageRecord | Skipped] = []
     for suite_release in releases:
         release = suite_release.release
         extras[f"release:{suite_release.suite}"] = suite_release.text
@@ -518,11 +532,13 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
             data, url = fetch_index(fetcher, suite_release, entry, cache)
             found += 1
             extras[f"raw:{_join(suite_release.path, entry.path)}"] = data
-            parsed = _parse_target(data, url, entry.path, target, suite_release.suite)
+            parsed = _parse_target(data, url, entry.path, target, suite_release.suite, keep)
             if suite_release.flat and suite_release.path:
                 # flat repositories: Filename is relative to the Release's directory
                 prefix = suite_release.path
-                parsed = (attrs.evolve(r, location=_join(prefix, r.location)) for r in parsed)
+                parsed = (r if isinstance(r, Skipped)
+                          else attrs.evolve(r, location=_join(prefix, r.location))
+                          for r in parsed)
             records.extend(parsed)
             if mirror and details:
                 _mirror_companions(fetcher, suite_release, target, entry, cache, extras)
