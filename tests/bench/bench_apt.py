@@ -235,8 +235,9 @@ def _bench_metadata(bench: Bench, mirror: Any, aptly: Aptly | None) -> None:
                      str(full)], env=bench.env)
     data = child.json()
     bench.report.add(f"APT metadata-only import of all {data['packages']:,}, library",
-                     data["seconds"], base.seconds if base else None, label,
-                     target="<= 1.5x aptly", check=_ratio_within(1.5), bench="apt")
+                     # a reference figure: it also imports all 63k into the catalog, which
+                     # the filter-matches-nothing comparison (the target row) does not
+                     data["seconds"], base.seconds if base else None, label, bench="apt")
     bench.report.add("APT metadata-only import, process peak RSS", child.max_rss,
                      base.max_rss if base else None, label, unit="MB", target="< 400 MB",
                      check=under(400 * MB), bench="apt")
