@@ -18,16 +18,12 @@ The mirror is read at run time from the machine's APT sources
 (:func:`support.debian_mirror.find_debian_mirror`); no host name is written anywhere. When
 no mirror answers, a note says why and nothing is measured.
 
-Internal: ``python bench_apt.py --child-metadata CONFIG`` runs the library-level
-metadata-only sync of the configuration's first repository in a fresh process (read_upstream
-with the repository's verifier + plan_sync + commit_sync of every record, no downloads) and
-prints one JSON line.
+The library-level import of every record runs in a fresh process through
+:func:`run.child_metadata` (``Bench.child("metadata", ...)``), as the RPM figure does.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -231,8 +227,7 @@ def _bench_metadata(bench: Bench, mirror: Any, aptly: Aptly | None) -> None:
     full = _write_config(bench.work / "apt-import", mirror.uri, include="",
                          with_dependencies=False)
     _init(bench, full)
-    child = measure([sys.executable, str(Path(__file__).resolve()), "--child-metadata",
-                     str(full)], env=bench.env)
+    child = bench.child("metadata", full)
     data = child.json()
     bench.report.add(f"APT metadata-only import of all {data['packages']:,}, library",
                      # a reference figure: it also imports all 63k into the catalog, which
@@ -351,60 +346,6 @@ def _bench_publish(bench: Bench, config: Path, aptly: Aptly | None) -> None:
     bench.report.note("apt publish: both unsigned (chantal gpg.enabled: false; aptly "
                       "-skip-signing); publishing the full index is not measured: it needs "
                       "every .deb of main in the pool (tens of GB)")
-
-
-# --- the metadata child -------------------------------------------------------------------
-
-
-def child_metadata(config: str) -> dict[str, Any]:
-    """Metadata-only sync of the first repository of ``config`` into its (fresh) catalog:
-    read_upstream with the repository's verifier, plan_sync, commit_sync of every record
-    (extras keyed by SHA256, nothing stored in the pool, no package downloaded).
-
-    :returns: ``seconds`` (the three steps), ``read``/``plan``/``commit`` seconds,
-        ``packages`` committed and ``version``.
-    """
-    from chantal_adapters.bootstrap import bootstrap
-    from chantal_adapters.sql.catalog import SqlCatalog
-    from chantal_core.filters import apply_filter
-    from chantal_core.model import SyncHistoryEntry
-    from chantal_core.ports import SyncCommit
-    from chantal_core.sync import plan_sync
-
-    svc = bootstrap(config)
-    repo = svc.config.repositories[0]
-    settings = svc.sync_settings(repo)
-    fmt = svc.format_for(repo)
-    fetcher = svc.fetcher_for(repo)
-    verifier = svc.verifier_for(repo)
-    catalog = SqlCatalog(svc.database_url)
-    started = time.time()
-
-    def select(records: Any) -> Any:
-        return apply_filter(records, settings.package_filter, version_key=fmt.version_key,
-                            now=started)
-
-    t0 = time.perf_counter()
-    read_upstream: Any = fmt.read_upstream
-    index = read_upstream(repo, fetcher, previous_token=None, select=select, verifier=verifier)
-    t1 = time.perf_counter()
-    plan = plan_sync(index.packages, [], settings=settings, version_key=fmt.version_key,
-                     pool_has=lambda sha: False)
-    t2 = time.perf_counter()
-    extras = {kind: hashlib.sha256(data).hexdigest() for kind, data in index.extras.items()}
-    version = catalog.commit_sync(SyncCommit(
-        repo_id=settings.repo_id, format=fmt.package_format, packages=plan.content,
-        content=frozenset(r.sha256 for r in plan.content), extras=extras,
-        upstream_token=index.token,
-        history=SyncHistoryEntry(repo_id=settings.repo_id, started=started,
-                                 duration=time.perf_counter() - t0, status="success",
-                                 packages_total=len(plan.content),
-                                 packages_added=len(plan.added)),
-    ))
-    t3 = time.perf_counter()
-    catalog.close()
-    return {"seconds": t3 - t0, "read": t1 - t0, "plan": t2 - t1, "commit": t3 - t2,
-            "packages": len(plan.content), "version": version}
 
 
 # --- bench_closure ------------------------------------------------------------------------
@@ -577,18 +518,3 @@ def bench_closure(bench: Bench) -> None:
         stats = bench.work / "closure.prof"
         profiler.dump_stats(str(stats))
         bench.show_profile("closure", stats)
-
-
-def main(argv: Sequence[str]) -> int:
-    """``--child-metadata CONFIG``: print :func:`child_metadata`'s JSON line."""
-    if len(argv) == 2 and argv[0] == "--child-metadata":
-        print(json.dumps(child_metadata(argv[1])))
-        return 0
-    print("usage: bench_apt.py --child-metadata CONFIG (internal; run run.py --only apt)",
-          file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        sys.exit(main(sys.argv[1:]))

@@ -325,9 +325,14 @@ def _child_services(config: str) -> tuple[Any, Any]:
 
 
 def child_metadata(config: str, profile: str | None) -> dict[str, Any]:
-    """Metadata-only sync: read_upstream + plan_sync + commit_sync into a fresh catalog.
+    """Metadata-only sync of the first repository of ``config`` (RPM or APT, its upstream
+    signature verified as the repository asks): read_upstream + plan_sync + commit_sync
+    into a fresh catalog.
 
     No package is downloaded; extras are keyed by their SHA256 but not stored in a pool.
+
+    :returns: ``seconds`` (the three steps), ``read``/``plan``/``commit`` seconds,
+        ``packages`` committed, ``version`` and ``rss_self`` (bytes).
     """
     import resource
 
@@ -352,7 +357,8 @@ def child_metadata(config: str, profile: str | None) -> dict[str, Any]:
     if profiler:
         profiler.enable()
     t0 = time.perf_counter()
-    index = fmt.read_upstream(repo, fetcher, previous_token=None, select=select)
+    index = fmt.read_upstream(repo, fetcher, previous_token=None, select=select,
+                              verifier=svc.verifier_for(repo))
     t1 = time.perf_counter()
     plan = plan_sync(index.packages, [], settings=settings, version_key=fmt.version_key,
                      pool_has=lambda sha: False)
