@@ -40,7 +40,8 @@ is left to add: first those whose condition holds; then those whose condition do
 became true later is honoured. Conditionals nested inside other operators are decided
 when met. The process runs to a fixpoint over a worklist, with an index
 name -> providers built once, so its cost follows the size of the result, not of the
-universe (after one pass over it).
+universe (after one pass over it). A lazy universe (:mod:`chantal_core.records`) is not
+even passed over: the providers of a name are asked for when a dependency first names it.
 
 Not modelled: Debian ``Multi-Arch`` (a candidate of another architecture is only taken
 when the allowed architectures offer nothing better), implicit dependencies on
@@ -65,6 +66,7 @@ import attrs
 from chantal_core.errors import InvalidVersionError
 from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord
+from chantal_core.records import ChainedRecords, LazyRecords, is_lazy
 from chantal_core.sync import ExplainedSelection
 from chantal_core.versions.deb import DebVersionKey, deb_record_key, deb_version_key
 from chantal_core.versions.rpm import rpm_version_key
@@ -522,6 +524,9 @@ def _deb_applies(rel: Mapping[str, Any], arch: str) -> bool:
 
 _RPM_SYSTEM_PREFIXES: Final = ("rpmlib(",)
 
+#: The tie-break order of records outside the universe (seeds, available): after it.
+_LATE: Final = 1 << 62
+
 #: Provider list entries: ``(record index, provided version, is the package's own name)``.
 _Provider = tuple[int, Any, bool]
 
@@ -553,6 +558,13 @@ class _Resolver:
         self.satisfied_atoms: set[DepAtom] = set()
         self.vkeys: dict[int, Any] = {}
         self.rich_cache: dict[str, DepNode | None] = {}
+        #: tie-break order of each record (its universe position; later for the others)
+        self.order: list[int] = []
+        #: the lazy parts of the universe, with the position of their first record
+        self.lazy: list[tuple[int, LazyRecords]] = []
+        #: dependency names whose providers the lazy parts were asked for
+        self.loaded: set[str] = set()
+        self.files_indexed = 0
 
     # -- index -----------------------------------------------------------------------
 
@@ -563,16 +575,21 @@ class _Resolver:
             return True
         return arch in self.arch_rank
 
-    def index(self, record: PackageRecord, *, eligible: bool) -> int:
+    def index(self, record: PackageRecord, *, eligible: bool, order: int | None = None) -> int:
+        """Index ``record`` (once per key) and return its number; ``order`` is its
+        universe position (ties between candidates go to the lowest)."""
         key = record_key(record)
         known = self.by_key.get(key)
         if known is not None:
             if eligible and not self.eligible[known]:
                 self.eligible[known] = (not self.records[known].is_source
                                         and self.arch_allowed(self.records[known].arch))
+            if order is not None and order < self.order[known]:
+                self.order[known] = order
             return known
         i = len(self.records)
         self.records.append(record)
+        self.order.append(order if order is not None else _LATE + i)
         self.by_key[key] = i
         self.eligible.append(eligible and not record.is_source
                              and self.arch_allowed(record.arch))
@@ -595,15 +612,30 @@ class _Resolver:
         return i
 
     def file_index(self) -> dict[str, list[int]]:
+        """File path -> records listing it, over the records indexed so far (extended
+        when more were indexed since the last call: lazy universes grow)."""
         if self.files is None:
-            files: dict[str, list[int]] = {}
-            for i, record in enumerate(self.records):
+            self.files = {}
+        if self.files_indexed < len(self.records):
+            files = self.files
+            for i in range(self.files_indexed, len(self.records)):
+                record = self.records[i]
                 if record.is_source:
                     continue
                 for path in record.metadata.get("files") or ():
                     files.setdefault(path, []).append(i)
-            self.files = files
+            self.files_indexed = len(self.records)
         return self.files
+
+    def load(self, name: str) -> None:
+        """Index every record of the lazy parts that may satisfy a dependency on
+        ``name`` (once per name), so that :attr:`providers` is complete for it."""
+        if not self.lazy or name in self.loaded:
+            return
+        self.loaded.add(name)
+        for offset, part in self.lazy:
+            for position, record in part.providing(name):
+                self.index(record, eligible=True, order=offset + position)
 
     # -- dependencies ------------------------------------------------------------------
 
@@ -660,6 +692,7 @@ class _Resolver:
         cached = self.match_cache.get(atom)
         if cached is not None:
             return cached
+        self.load(atom.name)
         found: dict[int, None] = {}
         if self.kind == "rpm":
             for i, (flags, evr), _own in self.providers.get(atom.name, ()):
@@ -745,7 +778,7 @@ class _Resolver:
             vkey = self.vkeys.get(i)
             if vkey is None:
                 vkey = self.vkeys[i] = self.version_key(record)
-            key = (native, order, vkey, -i)
+            key = (native, order, vkey, -self.order[i])
             if best_key is None or key > best_key:
                 best_i, best_key = i, key
         return best_i
@@ -849,7 +882,11 @@ def closure(
 
     :param seed: the selected packages (always in the result).
     :param universe: the packages dependencies may be taken from (e.g. every package
-        upstream lists). Seed records need not be part of it.
+        upstream lists). Seed records need not be part of it. A
+        :class:`~chantal_core.records.LazyRecords` (or a
+        :class:`~chantal_core.records.ChainedRecords` with such parts) is not iterated:
+        it is asked for the providers of each dependency name met, so only those records
+        are built; the result is the same as with the list of all its records.
     :param kind: ``"rpm"`` or ``"deb"``: how dependencies are read and compared.
     :param version_key: the format's version ordering (``rpm_record_key``,
         ``deb_record_key``): among candidates the highest wins.
@@ -871,9 +908,18 @@ def closure(
     if kind not in ("rpm", "deb"):
         raise ValueError(f"dependency closure supports kinds 'rpm' and 'deb', not {kind!r}")
     resolver = _Resolver(kind, version_key, include_recommends, arches, exclude_arches)
+    parts = universe.parts if isinstance(universe, ChainedRecords) else (universe,)
     with gc_paused():
-        for record in universe:
-            resolver.index(record, eligible=True)
+        position = 0
+        for part in parts:
+            if isinstance(part, LazyRecords):
+                # asked for the providers of each dependency name when first met
+                resolver.lazy.append((position, part))
+                position += len(part)
+                continue
+            for record in part:
+                resolver.index(record, eligible=True, order=position)
+                position += 1
         seeds: list[int] = []
         for record in seed:
             i = resolver.index(record, eligible=False)
@@ -955,7 +1001,10 @@ def closure_selector(
                            include_recommends=include_recommends, arches=arches,
                            exclude_arches=exclude_arches, available=extra).explained()
         joint = partners()
-        result = closure([*filtered, *joint.seed], [*upstream, *joint.universe], kind=kind,
+        universe: Sequence[PackageRecord] = (
+            ChainedRecords(upstream, joint.universe) if is_lazy(upstream)
+            else [*upstream, *joint.universe])
+        result = closure([*filtered, *joint.seed], universe, kind=kind,
                          version_key=version_key, include_recommends=include_recommends,
                          arches=arches, exclude_arches=exclude_arches, available=extra)
         return _own_share(result, filtered, upstream, joint)
@@ -967,7 +1016,8 @@ def _own_share(result: ClosureResult, filtered: Sequence[PackageRecord],
                upstream: Sequence[PackageRecord], joint: ClosurePartners
                ) -> ExplainedSelection:
     """The part of a joint closure one member keeps (see :func:`closure_selector`)."""
-    own = {record_key(r) for r in upstream}
+    own = (upstream.keys() if isinstance(upstream, LazyRecords)
+           else {record_key(r) for r in upstream})
     mine = {record_key(r) for r in filtered}
     theirs = {record_key(r) for r in joint.seed}
     kept = [r for r in result.packages

@@ -434,11 +434,16 @@ def prefilter(flt: PackageFilter, *, package_format: str) -> Prefilter | None:
             evr = _deb_evr(version)
             if evr is None:
                 return True  # such a record is never built: let the format say why
-            subjects = (name, f"{name}_{evr}_{arch}")
-            if include and not any(p.search(s) for p in include for s in subjects):
-                return False
-            if any(p.search(s) for p in exclude for s in subjects):
-                return False
+            nevra = f"{name}_{evr}_{arch}"
+            if include:
+                for pattern in include:
+                    if pattern.search(name) or pattern.search(nevra):
+                        break
+                else:
+                    return False
+            for pattern in exclude:
+                if pattern.search(name) or pattern.search(nevra):
+                    return False
         return True
 
     return pre

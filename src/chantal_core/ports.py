@@ -660,12 +660,10 @@ class RepositoryFormat(Protocol):
         :param select: applied to the records read from the main index (primary, Packages)
             before the per-package details (filelists, other) are read, so memory and work
             stay in proportion to what is kept. ``UpstreamIndex.packages`` is its result.
-            Optionally it has a ``prefilter`` attribute, ``(name, version, arch) -> bool``
-            (:func:`chantal_core.filters.prefilter`; set only when the selection is the plain
-            filter): a format may skip index entries for which it returns ``False`` before
-            building their records (``version`` as the index writes it, e.g. Debian's
-            ``Version`` field); ``select`` then gets the records without them, and its
-            result must be the same (repeats of a skipped entry stay dropped).
+            A format that can read an entry's name, version, architecture and provided
+            names without building its record may pass a
+            :class:`~chantal_core.records.LazyRecords`: the selection then builds only
+            the records its pre-filter and dependency closure ask for.
         :param verifier: verifies upstream signatures where the repository asks for it.
         :param details: ``False`` reads only the main index (check-updates).
         :param previous_extras: the metadata blobs of the current version (read lazily);

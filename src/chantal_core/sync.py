@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from chantal_core.errors import ChantalError, FetchError, MetadataError, SignatureError
-from chantal_core.filters import PackageFilter, Prefilter, apply_filter, prefilter
+from chantal_core.filters import PackageFilter, apply_filter, prefilter
 from chantal_core.model import PackageRecord, SyncHistoryEntry
 from chantal_core.ports import (
     Catalog,
@@ -45,6 +45,7 @@ from chantal_core.ports import (
     Verifier,
 )
 from chantal_core.progress import NullProgress
+from chantal_core.records import LazyRecords
 from chantal_core.retention import MIRROR, apply_retention
 
 Clock = Callable[[], float]
@@ -443,28 +444,6 @@ def store_extras(extras: Mapping[str, bytes], pool: ContentPool, repo_id: str,
     return stored
 
 
-@attrs.frozen
-class _PrefilteredSelector:
-    """A :data:`~chantal_core.ports.Selector` carrying the ``prefilter`` attribute that
-    :meth:`RepositoryFormat.read_upstream` may use.
-
-    :ivar select: the selection.
-    :ivar prefilter: its necessary condition (:func:`chantal_core.filters.prefilter`).
-    """
-
-    select: Selector
-    prefilter: Prefilter
-
-    def __call__(self, records: Sequence[PackageRecord]) -> Sequence[PackageRecord]:
-        """The selection of ``records``."""
-        return self.select(records)
-
-
-def _with_prefilter(select: Selector, pre: Prefilter | None) -> Selector:
-    """``select``, with a ``prefilter`` attribute when ``pre`` is not ``None``."""
-    return select if pre is None else _PrefilteredSelector(select, pre)
-
-
 def sync_repository(
     repo: Any,
     *,
@@ -500,8 +479,15 @@ def sync_repository(
     current: list[PackageRecord] = []
     explained: list[ExplainedSelection] = []
 
+    pre = prefilter(settings.package_filter, package_format=fmt.package_format)
+
     def select(records: Sequence[PackageRecord]) -> Sequence[PackageRecord]:
-        kept = apply_filter(records, settings.package_filter, version_key=fmt.version_key,
+        candidates = records
+        if pre is not None and isinstance(records, LazyRecords):
+            # build only the records the filter may keep (see chantal_core.records); the
+            # closure below still sees every record (asking for providers by name)
+            candidates = records.prefiltered(pre)
+        kept = apply_filter(candidates, settings.package_filter, version_key=fmt.version_key,
                             now=started)
         if settings.select_extra is not None:
             extra = settings.select_extra(kept, records)
@@ -512,12 +498,6 @@ def sync_repository(
         return kept
 
     selector: Selector = select
-    if settings.select_extra is None:
-        # the plain filter: a format may skip what it certainly drops before building
-        # records (see RepositoryFormat.read_upstream); a closure must see every record
-        selector = _with_prefilter(select, prefilter(settings.package_filter,
-                                                     package_format=fmt.package_format))
-
     added_to_pool: list[str] = []
     try:
         progress.message(f"{settings.repo_id}: reading upstream index")

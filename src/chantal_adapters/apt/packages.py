@@ -24,6 +24,7 @@ import functools
 import gzip
 import io
 import lzma
+import os
 import posixpath
 import queue
 import re
@@ -35,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 import attrs
 from debian import deb822
 
+from chantal_adapters.apt.xzblocks import ParallelXzReader, xz_block_spans
 from chantal_core.errors import MetadataError
 from chantal_core.model import DEB, PackageRecord
 
@@ -302,6 +304,19 @@ def iter_stanzas(stream: Readable | Iterable[bytes], chunk_size: int = 1 << 20
     if not isinstance(stream, Readable):
         yield from _stanzas_of_lines(stream)
         return
+    for piece, number, whole in iter_pieces(stream, chunk_size):
+        yield from stanzas_of_piece(piece, number, whole)
+
+
+def iter_pieces(stream: Readable, chunk_size: int = 1 << 20
+                ) -> Iterator[tuple[bytes, int, bool]]:
+    """The text of a Deb822 index in pieces of whole stanzas, as :func:`iter_stanzas`
+    reads it: ``(piece, line number of its first line, whole)``.
+
+    A piece with ``whole`` is followed by a blank line in the index (which is not part of
+    it) and made of whole stanzas; the last piece (``whole`` false) is what follows the
+    last blank line, to the end.
+    """
     rest = b""
     number = 1  # the line number of rest's first line
     while True:
@@ -314,13 +329,20 @@ def iter_stanzas(stream: Readable | Iterable[bytes], chunk_size: int = 1 << 20
             rest = buffer
             continue
         piece, rest = buffer[:cut], buffer[cut + 2:]
-        if b"\r" in piece:
-            yield from _stanzas_of_lines(_split_lines(piece + b"\n\n"), number)
-        else:
-            yield from _stanzas_of_blocks(piece, number)
+        yield piece, number, True
         number += piece.count(b"\n") + 2
     if rest:
-        yield from _stanzas_of_lines(_split_lines(rest), number)
+        yield rest, number, False
+
+
+def stanzas_of_piece(piece: bytes, number: int, whole: bool) -> Iterator[Stanza]:
+    """The stanzas of one piece of :func:`iter_pieces` (first line ``number``)."""
+    if not whole:
+        yield from _stanzas_of_lines(_split_lines(piece), number)
+    elif b"\r" in piece:
+        yield from _stanzas_of_lines(_split_lines(piece + b"\n\n"), number)
+    else:
+        yield from _stanzas_of_blocks(piece, number)
 
 
 def _split_lines(data: bytes) -> Iterator[bytes]:
@@ -342,6 +364,12 @@ def open_index(data: bytes | IO[bytes], path: str) -> Readable:
     """
     if isinstance(data, bytes | bytearray | memoryview):
         if path.endswith(".xz"):
+            # several xz blocks (``xz -T``, as Debian's archive writes them): decompressed
+            # side by side on the machine's CPUs
+            if (os.cpu_count() or 1) > 1:
+                blocks = xz_block_spans(data)
+                if blocks is not None and len(blocks) >= 2:
+                    return ParallelXzReader(data, blocks)
             return BlockDecompressor(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
         if path.endswith(".lzma"):
             return BlockDecompressor(data, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE))

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chantal_core.model import DEB, PackageRecord
-from chantal_core.ports import (
-    Fetcher,
-    PublishOptions,
-    Selector,
-    TreeBuilder,
-    UpstreamIndex,
-    Verifier,
-)
+
+if TYPE_CHECKING:
+    from chantal_core.ports import (
+        Fetcher,
+        PublishOptions,
+        Selector,
+        TreeBuilder,
+        UpstreamIndex,
+        Verifier,
+    )
 
 try:  # the hook marker lives in the core; pluggy's marker is the same object by name
     from chantal_adapters.hookspecs import hookimpl
@@ -28,8 +30,8 @@ except ImportError:  # pragma: no cover - only while the core module is missing
 
     hookimpl = pluggy.HookimplMarker("chantal")
 
-from chantal_adapters.apt.publish import publish_apt
-from chantal_adapters.apt.upstream import read_apt_upstream
+# Reading (apt.upstream) and publishing (apt.publish) are imported by the methods that use
+# them: registering the format, which every command does, stays cheap.
 
 
 class AptFormat:
@@ -77,6 +79,8 @@ class AptFormat:
             indexes whose checksum did not change are not fetched again.
         :raises ConfigError, FetchError, MetadataError, SignatureError, ChecksumMismatchError:
         """
+        from chantal_adapters.apt.upstream import read_apt_upstream
+
         return read_apt_upstream(
             repo, fetcher, previous_token=previous_token, select=select, verifier=verifier,
             details=details, previous_extras=previous_extras,
@@ -89,6 +93,8 @@ class AptFormat:
 
         :raises PublishError:
         """
+        from chantal_adapters.apt.publish import publish_apt
+
         publish_apt(tree, packages, extras, options)
 
 

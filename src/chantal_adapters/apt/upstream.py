@@ -38,21 +38,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import lzma
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from chantal_adapters.apt.lazy import IndexContext, LazyPackages, scan_packages, scan_sources
 from chantal_adapters.apt.packages import (
     COMPRESSIONS,
-    Skipped,
-    dedupe,
-    iter_index,
+    ReadAhead,
+    open_index,
     parse_lazy_relations,
-    record_from_stanza,
-    record_or_skip,
-    records_from_source_stanza,
 )
 from chantal_adapters.apt.release import (
     CHECKSUM_FIELDS,
@@ -69,7 +67,6 @@ from chantal_core.errors import (
     MetadataError,
     SignatureError,
 )
-from chantal_core.filters import Prefilter
 from chantal_core.memory import gc_paused
 from chantal_core.model import PackageRecord
 from chantal_core.ports import Fetcher, Selector, UpstreamIndex, Verifier
@@ -416,24 +413,22 @@ def fetch_index(fetcher: Fetcher, suite: SuiteRelease, entry: IndexEntry,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _parse_target(data: bytes, url: str, path: str, target: IndexTarget, suite: str,
-                  keep: Prefilter | None = None) -> Iterator[PackageRecord | Skipped]:
-    """The records of one index; with ``keep`` (a pre-filter), the ``Packages`` stanzas it
-    rejects come as :class:`Skipped` instead (``Sources`` stanzas are never skipped)."""
+def _scan_target(data: bytes, url: str, path: str, target: IndexTarget, suite: str,
+                 prefix: str) -> list[Any]:
+    """The entries of one index (:func:`~chantal_adapters.apt.lazy.scan_packages`;
+    ``Sources``: records), decompressed in a background thread while scanning."""
+    context = IndexContext(component=target.component, source=url, suite=suite,
+                           prefix=prefix)
     # the file name (not the URL: by-hash URLs have no extension) selects the decompressor
-    if target.basename == "Sources":
-        for stanza in iter_index(data, path, source=url):
-            yield from records_from_source_stanza(stanza, component=target.component,
-                                                  source=url, suite=suite)
-        return
-    component = target.component
-    if keep is not None:
-        for stanza in iter_index(data, path, source=url):
-            yield record_or_skip(stanza, component=component, source=url, suite=suite,
-                                 keep=keep)
-        return
-    for stanza in iter_index(data, path, source=url):
-        yield record_from_stanza(stanza, component=component, source=url, suite=suite)
+    stream = ReadAhead(open_index(data, path))
+    try:
+        if target.basename == "Sources":
+            return scan_sources(stream, context)
+        return scan_packages(stream, context)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise MetadataError(url or path, f"cannot decompress index: {exc}") from exc
+    finally:
+        stream.close()
 
 
 def read_apt_upstream(
@@ -505,13 +500,10 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
     """The indexes of every suite read, parsed, deduplicated and selected (the second half
     of :func:`read_apt_upstream`, run with the cyclic garbage collector paused)."""
     mirror = getattr(repo, "mode", "filtered") == "mirror"
-    # the selection's pre-filter (see RepositoryFormat.read_upstream): stanzas it rejects
-    # are not built into records; mirror mode keeps everything upstream has
-    keep: Prefilter | None = None if mirror else getattr(select, "prefilter", None)
     cache = _Cache(previous_extras)
     extras: dict[str, bytes] = {}
     layout: list[dict[str, Any]] = []
-    records: list[PackageRecord | Skipped] = []
+    indexes: list[list[Any]] = []
     for suite_release in releases:
         release = suite_release.release
         extras[f"release:{suite_release.suite}"] = suite_release.text
@@ -532,14 +524,10 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
             data, url = fetch_index(fetcher, suite_release, entry, cache)
             found += 1
             extras[f"raw:{_join(suite_release.path, entry.path)}"] = data
-            parsed = _parse_target(data, url, entry.path, target, suite_release.suite, keep)
-            if suite_release.flat and suite_release.path:
-                # flat repositories: Filename is relative to the Release's directory
-                prefix = suite_release.path
-                parsed = (r if isinstance(r, Skipped)
-                          else attrs.evolve(r, location=_join(prefix, r.location))
-                          for r in parsed)
-            records.extend(parsed)
+            # flat repositories: Filename is relative to the Release's directory
+            prefix = suite_release.path if suite_release.flat else ""
+            indexes.append(_scan_target(data, url, entry.path, target, suite_release.suite,
+                                        prefix))
             if mirror and details:
                 _mirror_companions(fetcher, suite_release, target, entry, cache, extras)
         if details and not suite_release.flat:
@@ -558,10 +546,10 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
             "sources": bool(getattr(apt, "include_source_packages", False)),
         })
     extras["apt:layout"] = json.dumps({"suites": layout}, sort_keys=True).encode()
-    unique: Sequence[PackageRecord] = dedupe(records)
-    del records  # only the selected records live on (the collector is paused)
-    if select is not None:
-        unique = select(unique)
+    # records are built when the selection asks for them (see chantal_core.records)
+    unique: Sequence[PackageRecord] = LazyPackages(indexes)
+    del indexes
+    unique = select(unique) if select is not None else list(unique)
     # the records kept are stored with their metadata: their relationship fields are
     # parsed here, while the collector is paused (the others are never parsed)
     parse_lazy_relations(unique)

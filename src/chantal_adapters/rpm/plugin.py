@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chantal_adapters.hookspecs import hookimpl
 from chantal_core.model import RPM, PackageRecord
-from chantal_core.ports import (
-    Fetcher,
-    PublishOptions,
-    RepositoryFormat,
-    Selector,
-    TreeBuilder,
-    UpstreamIndex,
-    Verifier,
-)
 
-from . import publish as _publish
-from .upstream import UpstreamReader
+if TYPE_CHECKING:
+    from chantal_core.ports import (
+        Fetcher,
+        PublishOptions,
+        RepositoryFormat,
+        Selector,
+        TreeBuilder,
+        UpstreamIndex,
+        Verifier,
+    )
+
+# Reading (rpm.upstream) and publishing (rpm.publish) are imported by the methods that use
+# them: registering the format, which every command does (APT ones too), stays cheap.
 
 
 class RpmFormat:
@@ -79,6 +81,8 @@ class RpmFormat:
         :raises MetadataError: malformed or unsafe metadata (entities, ``..`` in hrefs).
         :raises SignatureError: per the ``verify`` policy.
         """
+        from .upstream import UpstreamReader
+
         reader = UpstreamReader(repo, fetcher, verifier, previous_extras=previous_extras)
         return reader.read(previous_token=previous_token, select=select, details=details)
 
@@ -91,6 +95,8 @@ class RpmFormat:
         :raises PublishError: a record lacks its SHA256 or stored metadata, or mirror mode
             lacks upstream's raw files.
         """
+        from . import publish as _publish
+
         _publish.publish(tree, packages, extras, options)
 
 

@@ -32,36 +32,42 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from io import BytesIO
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError, tostring
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from typing import TYPE_CHECKING, Any
 
 from chantal_core.errors import MetadataError, PublishError
 from chantal_core.model import PackageRecord
-from chantal_core.ports import PublishOptions, TreeBuilder
 
-from .compression import NONE, SUFFIXES, StreamCompressor, normalize
-from .primary import (
-    COMMON_NS,
-    FILELISTS_NS,
-    OTHER_NS,
-    minimal_fragment,
-    rewrite_location,
-)
-from .repomd import RPM_NS, RepoMd, RepoMdData, check_relpath, render_repomd
-from .upstream import RAW_PREFIX, REPOMD_ASC_PATH, REPOMD_INFO, REPOMD_PATH
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from chantal_core.ports import PublishOptions, TreeBuilder
+
+    from .repomd import RepoMdData
+
+# The XML, compression and repomd modules are imported by the functions that publish:
+# ``chantal_adapters.rpm`` imports this module for :func:`published_location`, and every
+# command registers the rpm format, so importing it stays cheap (an APT sync never
+# renders repodata).
 
 _FLUSH_BYTES = 1 << 20
 
-_HEADERS = {
-    "primary": (f'<metadata xmlns="{COMMON_NS}" xmlns:rpm="{RPM_NS}" packages="{{n}}">\n',
-                "</metadata>\n"),
-    "filelists": (f'<filelists xmlns="{FILELISTS_NS}" packages="{{n}}">\n', "</filelists>\n"),
-    "other": (f'<otherdata xmlns="{OTHER_NS}" packages="{{n}}">\n', "</otherdata>\n"),
-}
+
+def _headers(kind: str) -> tuple[str, str]:
+    """Opening (with a ``{n}`` package count placeholder) and closing text of the
+    ``primary``, ``filelists`` or ``other`` document."""
+    from .primary import COMMON_NS, FILELISTS_NS, OTHER_NS
+    from .repomd import RPM_NS
+
+    headers = {
+        "primary": (f'<metadata xmlns="{COMMON_NS}" xmlns:rpm="{RPM_NS}" packages="{{n}}">\n',
+                    "</metadata>\n"),
+        "filelists": (f'<filelists xmlns="{FILELISTS_NS}" packages="{{n}}">\n',
+                      "</filelists>\n"),
+        "other": (f'<otherdata xmlns="{OTHER_NS}" packages="{{n}}">\n', "</otherdata>\n"),
+    }
+    return headers[kind]
+
+
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 #: Extras published by dedicated code (others come from upstream's repomd-info).
@@ -87,6 +93,8 @@ class _MetadataWriter:
     """Accumulates one metadata file: compresses and hashes while text is appended."""
 
     def __init__(self, compression: str) -> None:
+        from .compression import StreamCompressor
+
         self.compression = compression
         self._compressor = StreamCompressor(compression)
         self._open_hash = hashlib.sha256()
@@ -123,6 +131,9 @@ class _MetadataWriter:
 def _write_data(tree: TreeBuilder, md_type: str, name: str, content: bytes | _MetadataWriter,
                 compression: str, timestamp: int) -> RepoMdData:
     """Write ``repodata/<sha256>-<name><suffix>`` and return its repomd entry."""
+    from .compression import NONE, SUFFIXES, StreamCompressor
+    from .repomd import RepoMdData
+
     if isinstance(content, _MetadataWriter):
         data, open_sha, open_size = content.finish()
     else:
@@ -195,6 +206,12 @@ def filter_updateinfo(data: bytes, published: Iterable[PackageRecord], *,
     :returns: the filtered document (UTF-8).
     :raises MetadataError: malformed XML or a forbidden construct.
     """
+    from io import BytesIO
+    from xml.etree.ElementTree import ParseError, tostring
+
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
     keys = {_nevra_key(r.name, r.epoch, r.version, r.release, r.arch) for r in published}
     out = [_XML_DECL, "<updates>\n"]
     depth = 0
@@ -250,6 +267,8 @@ def _filter_update(update: Element, keys: set[tuple[str, int, str, str, str]]) -
 
 
 def _repomd_info(extras: Mapping[str, bytes]) -> dict[str, Any]:
+    from .upstream import REPOMD_INFO
+
     raw = extras.get(REPOMD_INFO)
     if not raw:
         return {}
@@ -261,6 +280,8 @@ def _repomd_info(extras: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def _signature(tree: TreeBuilder, repomd: bytes, options: PublishOptions) -> None:
+    from .upstream import REPOMD_ASC_PATH
+
     if options.signer is not None:
         tree.write_file(REPOMD_ASC_PATH, options.signer.sign_detached(repomd, armor=True))
 
@@ -272,6 +293,9 @@ def publish_mirror(tree: TreeBuilder, packages: Sequence[PackageRecord],
     :raises PublishError: no raw repomd.xml stored (the repository was not synced in
         mirror mode), an unsafe stored path, or a package without SHA256.
     """
+    from .repomd import check_relpath
+    from .upstream import RAW_PREFIX, REPOMD_ASC_PATH, REPOMD_PATH
+
     raw = {key[len(RAW_PREFIX):]: value for key, value in extras.items()
            if key.startswith(RAW_PREFIX)}
     if REPOMD_PATH not in raw:
@@ -300,6 +324,11 @@ def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
     :raises PublishError: a record without SHA256 or primary fragment, a fragment without
         a single ``<location>``, an unknown compression, or malformed stored updateinfo.
     """
+    from .compression import NONE, SUFFIXES, normalize
+    from .primary import minimal_fragment, rewrite_location
+    from .repomd import RepoMd, render_repomd
+    from .upstream import REPOMD_PATH
+
     try:
         compression = normalize(options.compression or "gz")
     except ValueError as exc:
@@ -313,7 +342,7 @@ def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
     count = len(records)
     writers = {kind: _MetadataWriter(compression) for kind in ("primary", "filelists", "other")}
     for kind, writer in writers.items():
-        writer.write(_XML_DECL + _HEADERS[kind][0].format(n=count))
+        writer.write(_XML_DECL + _headers(kind)[0].format(n=count))
     primary_w, filelists_w, other_w = writers["primary"], writers["filelists"], writers["other"]
     for record, path in zip(records, paths):
         metadata = record.metadata
@@ -334,7 +363,7 @@ def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
         other_w.write("\n")
     entries = []
     for kind, writer in writers.items():
-        writer.write(_HEADERS[kind][1])
+        writer.write(_headers(kind)[1])
         entries.append(_write_data(tree, kind, f"{kind}.xml", writer, compression, timestamp))
 
     if "updateinfo" in extras:

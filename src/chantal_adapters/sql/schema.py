@@ -130,9 +130,10 @@ snapshots = sa.Table(
     sa.Column("view", sa.String(255), nullable=True),
     sa.ForeignKeyConstraint(["repo_id", "version"],
                             ["repository_versions.repo_id", "repository_versions.number"]),
-    # repository snapshots: one name per repository
+    # repository snapshots: one name per repository (partial: ``view IS NULL``; the
+    # PostgreSQL predicate is added by :func:`_postgresql_options`)
     sa.Index("uq_snapshots_repo_name", "repo_id", "name", unique=True,
-             sqlite_where=sa.text("view IS NULL"), postgresql_where=sa.text("view IS NULL")),
+             sqlite_where=sa.text("view IS NULL")),
     # view snapshots: one row per member repository
     sa.UniqueConstraint("view", "name", "repo_id"),
 )
@@ -196,6 +197,20 @@ def safe_url(url: str | URL) -> str:
         return str(url)
 
 
+def _postgresql_options() -> None:
+    """Add the PostgreSQL-only options to :data:`metadata` (idempotent).
+
+    A ``postgresql_*`` keyword makes SQLAlchemy import its whole PostgreSQL dialect (~15 ms)
+    to validate it, so these are set when the first PostgreSQL engine is made rather than at
+    import: opening a SQLite catalog never pays for them. Every engine is made by
+    :func:`make_engine`, so no DDL or comparison against PostgreSQL sees the table without
+    them.
+    """
+    index = next(i for i in snapshots.indexes if i.name == "uq_snapshots_repo_name")
+    if index.dialect_options["postgresql"]["where"] is None:
+        index.dialect_kwargs["postgresql_where"] = sa.text("view IS NULL")
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine configured for the catalog.
 
@@ -237,6 +252,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         raise CatalogError(f"cannot use database {safe_url(parsed)}: {exc}") from exc
     if backend == "sqlite":
         _configure_sqlite(engine)
+    else:
+        _postgresql_options()
     return engine
 
 
