@@ -525,6 +525,20 @@ def serving(directory: Path) -> Iterator[str]:
 # --- the benchmarks ------------------------------------------------------------------
 
 
+def compile_sources() -> None:
+    """Byte-compile Chantal's packages, as ``pip install`` does for an installed package:
+    an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile every
+    module from source on each start, which no installed copy does."""
+    import compileall
+    import importlib.util
+
+    for name in ("chantal_core", "chantal_adapters", "chantal_cli"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                compileall.compile_dir(location, quiet=1)
+
+
 def chantal_cmd() -> list[str]:
     """How to start the ``chantal`` console script without a pyenv/shell shim."""
     script = Path(sysconfig.get_path("scripts")) / "chantal"
@@ -544,6 +558,7 @@ class Bench:
         self.args = args
         self.work = work
         self.report = Report()
+        compile_sources()
         self.chantal = chantal_cmd()
         self.env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         self.env.pop("CHANTAL_CONFIG", None)
