@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from strategies import deb_versions
 
 from chantal_adapters.apt.packages import split_version
-from chantal_core.filters import IncludeExclude, PackageFilter, apply_filter, prefilter
+from chantal_core.filters import (
+    IncludeExclude,
+    NamePrefilter,
+    PackageFilter,
+    apply_filter,
+    prefilter,
+)
 from chantal_core.model import DEB, RPM, PackageRecord
 from chantal_core.versions.deb import deb_record_key
 
@@ -157,3 +163,28 @@ def test_odd_versions_follow_split_version(text: str) -> None:
         return
     if not pre("x", text, "amd64"):
         assert not kept(record, flt)
+
+
+# --- whole columns at once (NamePrefilter.accepted) ------------------------------------------
+
+#: version texts with blanks, bad epochs and colons beside the valid ones
+_ODD_TEXTS = [" 1.0-1", "1.0-1\t", "1:", ":1", "a:1", "0:1.0", "10:2-3", "1.0:2", ""]
+
+
+@settings(max_examples=200)
+@given(flt=filters, entries=st.lists(
+    st.tuples(st.sampled_from(_NAMES),
+              st.one_of(version_texts(), st.sampled_from(_ODD_TEXTS), st.none()),
+              st.sampled_from(_ARCHES)), max_size=20))
+def test_accepted_decides_columns_as_the_calls_do(
+        flt: PackageFilter, entries: list[tuple[str, str | None, str]]) -> None:
+    pre = prefilter(flt, package_format=DEB)
+    if pre is None:
+        return
+    assert isinstance(pre, NamePrefilter)
+    names = [name for name, _, _ in entries]
+    versions = [version for _, version, _ in entries]
+    arches = [arch for _, _, arch in entries]
+    expected = [i for i, (name, version, arch) in enumerate(entries)
+                if version is None or pre(name, version, arch)]
+    assert pre.accepted(names, versions, arches) == expected

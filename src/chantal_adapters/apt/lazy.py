@@ -1,42 +1,49 @@
 """``Packages`` indexes read into records built on demand (:class:`LazyPackages`).
 
 A full ``Packages`` index (bookworm main amd64: 63,440 stanzas, 50 MB) is read in one
-streaming pass that keeps each stanza's text and reads only the fields the selection may
-need before a record exists: ``Package``, ``Version``, ``Architecture``, ``SHA256``,
-``Filename``, ``Size`` and ``Provides``, with one regular expression call per stanza. The
-record itself (:func:`~chantal_adapters.apt.packages.record_from_stanza`: every field
-parsed and checked) is built only when the selection asks for it: the entries the
-pre-filter may keep, and those a dependency closure asks for by name (see
-:mod:`chantal_core.records`). A filtered sync of a few packages with their dependencies
-builds a few hundred records instead of 63,000.
+streaming pass over its bytes, in pieces of whole stanzas (about 1 MiB). A piece is kept
+as it is (never decoded or split), with the offset of each stanza; of its fields, only
+``Package``, ``Version``, ``Architecture`` and ``SHA256`` are read before a record exists,
+each with one literal-prefix search of the whole piece, into columns (one list per field,
+one item per stanza). The record itself
+(:func:`~chantal_adapters.apt.packages.record_from_stanza`: every field parsed and checked)
+is built only when the selection asks for it: the entries the pre-filter may keep, and
+those a dependency closure asks for by name (see :mod:`chantal_core.records`). A filtered
+sync of a few packages with their dependencies builds a few dozen records instead of
+63,000.
 
-Exactness: an entry is *light* (its record deferred) only when its stanza is plain
-(no ``\\r``, comment or extra blank lines; the fields above written once each, in their
-canonical case, on one line; name, architecture, SHA256, size and ``Filename`` valid as
-the fast path of ``record_from_stanza`` requires them). Then the record built later has
-exactly the name, version, architecture and SHA256 read now, and the error checks that
-matter for safety (an unsafe ``Filename``) already ran. Any other stanza is built at once
-through the reference path, with the errors it raises. Errors that only the full parse
-finds (an invalid epoch, say) are raised when the record is built, naming the index URL,
-the package and the line, as before.
+Exactness: a stanza's record is deferred (its entry *light*) only when its piece is plain:
+every stanza starts with ``Package:`` and is separated from the next by exactly one blank
+line; no ``\\r`` or comment line; the four fields above written once each (in their
+canonical case) with values the fast path of ``record_from_stanza`` accepts; ``Provides``
+in its canonical case; every ``Filename`` a safe relative path. Then the record built
+later has exactly the name, version, architecture and SHA256 read now (a record is checked
+against them when built), and the check that matters for safety (an unsafe ``Filename``)
+already ran. Any other piece is read stanza by stanza: each plain stanza is light, any
+other is built at once through the reference path, with the errors it raises. Errors that
+only the full parse finds (an invalid epoch, say) are raised when the record is built,
+naming the index URL, the package and the line, as before.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence, Set
-from itertools import accumulate, repeat
-from typing import Any
+from itertools import repeat
+from typing import Any, TypeVar
 
 import attrs
 
 from chantal_adapters.apt.packages import (
     Readable,
     Stanza,
+    _decode,
     _merge_suites,
-    _parse_clean,
     iter_pieces,
+    numbered_pieces,
     parse_stanza,
     record_from_stanza,
     records_from_source_stanza,
@@ -45,29 +52,40 @@ from chantal_adapters.apt.packages import (
 )
 from chantal_core.closure import record_key
 from chantal_core.errors import MetadataError
-from chantal_core.filters import Prefilter
+from chantal_core.filters import NamePrefilter, Prefilter
 from chantal_core.model import PackageRecord
 from chantal_core.records import RecordSequence
 
-__all__ = ["IndexContext", "LazyPackages", "scan_packages"]
+__all__ = ["IndexContext", "IndexEntries", "LazyPackages", "scan_packages", "scan_sources"]
 
-#: The fields a light entry reads (any case, so that a non-canonical spelling is seen and
-#: the stanza taken the careful way); the value with its continuation lines, if any.
-_LIGHT_RE = re.compile(
-    r"^(Package|Version|Architecture|SHA256|Filename|Size|Provides)[ \t\f\v]*:"
-    r"[ \t\f\v]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE | re.IGNORECASE)
-_CANONICAL = frozenset(("Package", "Version", "Architecture", "SHA256", "Filename", "Size",
-                        "Provides"))
+#: A field value with its continuation lines, if any.
+_VALUE = rb"([^\n]*(?:\n[ \t][^\n]*)*)"
+#: The first stanza's ``Package`` (a piece starts with it).
+_FIRST_RE = re.compile(rb"Package: " + _VALUE)
+#: Every stanza boundary, with the next stanza's ``Package`` when it comes first (the
+#: group is ``None`` at any other boundary: such a piece is read stanza by stanza).
+_BOUNDARY_RE = re.compile(rb"\n\n(?:Package: " + _VALUE + rb")?")
+#: ``Version``, ``Architecture`` and ``SHA256``, with their names, in one search (in this
+#: order in every stanza of a plain piece).
+_FIELDS_RE = re.compile(rb"\n((?:Version|Architecture|SHA256): [^\n]*(?:\n[ \t][^\n]*)*)")
+#: ``Provides`` in any case, with its continuation lines and any comment line among them
+#: (a superset of the value: the name index, see ``providing``).
+_PROVIDES_RE = re.compile(rb"(?i)\nprovides[ \t\f\v]*:([^\n]*(?:\n[ \t#][^\n]*)*)")
 #: Values joined with ``\n`` (each followed by one), checked in one call per piece: what
 #: the fast path of record_from_stanza requires (see packages._NAME_RE and friends).
-_NAMES_RE = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9+.~_-]*\n)*")
-_VERSIONS_RE = re.compile(r"(?:[A-Za-z0-9.+~:-]+\n)*")
-_SHA256S_RE = re.compile(r"(?:[0-9a-f]{64}\n)*")
-_SIZES_RE = re.compile(r"(?:[0-9]+\n)*")
-_PATHS_RE = re.compile(r"(?:(?:[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*/)*"
-                       r"[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*\n)*")
-#: Every word of a ``Provides`` value: a superset of the names it provides.
-_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_-]*")
+_NAMES_RE = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9+.~_-]*\n)*")
+_ARCHES_RE = re.compile(rb"(?:Architecture: [A-Za-z0-9][A-Za-z0-9+.~_-]*\n)*")
+_VERSIONS_RE = re.compile(rb"(?:Version: [A-Za-z0-9.+~:-]+\n)*")
+_HEX_DIGITS_LF = b"0123456789abcdef\n"
+#: A ``Filename`` that is not a plain relative path (see packages._PLAIN_PATH_RE).
+_PART = rb"[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*"
+_UNSAFE_FILENAME_RE = re.compile(rb"\nFilename: (?!" + _PART + rb"(?:/" + _PART
+                                 + rb")*(?:\n|\Z))")
+#: Every word of a ``Provides`` value (a superset of the names it provides), or a line end.
+_WORD_OR_END_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_-]*|\n")
+
+_group1 = operator.methodcaller("group", 1)
+_start = operator.methodcaller("start")
 
 
 @attrs.frozen
@@ -86,180 +104,279 @@ class IndexContext:
     prefix: str = ""
 
 
+class _Lines:
+    """The line numbers of the pieces of one index, counted only when first asked for:
+    only errors name lines (a stanza is built with line 0, and built again with its line
+    when it turns out invalid)."""
+
+    __slots__ = ("_firsts", "_pieces")
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._firsts = [1]
+
+    def add(self, piece: bytes) -> int:
+        """Remember the next piece of :func:`~chantal_adapters.apt.packages.iter_pieces`;
+        its number."""
+        self._pieces.append(piece)
+        return len(self._pieces) - 1
+
+    def first(self, number: int) -> int:
+        """The line number of piece ``number``'s first line (1 for the first piece)."""
+        firsts, pieces = self._firsts, self._pieces
+        while len(firsts) <= number:
+            counted = len(firsts) - 1
+            firsts.append(firsts[counted] + pieces[counted].count(b"\n") + 2)
+            pieces[counted] = b""  # counted: not needed here any more
+        return firsts[number]
+
+
 class _Piece:
-    """Stanza texts of one piece of the index (the text between blank lines), with the
-    line number of the first, for errors when building."""
+    """Whole stanzas of an index as read (bytes), kept until their records are built.
 
-    __slots__ = ("blocks", "first", "lines", "provides")
-
-    def __init__(self, blocks: list[str], first: int) -> None:
-        self.blocks = blocks
-        self.first = first
-        self.lines: list[int] | None = None
-        #: block index -> its Provides value(s), once known (see _provides_words)
-        self.provides: dict[int, str] | None = None
-
-    def line(self, index: int) -> int:
-        """The line number of block ``index``'s first line."""
-        lines = self.lines
-        if lines is None:
-            lines = []
-            number = self.first
-            for block in self.blocks:
-                lines.append(number)
-                number += block.count("\n") + 2
-            self.lines = lines
-        return lines[index]
-
-
-#: A light entry: (Package, Version, Architecture, SHA256, piece, index in the piece,
-#: context).
-_Light = tuple[str, str, str, str, _Piece, int, IndexContext]
-
-#: One field's first line in a piece (``\n`` prepended), with its continuation lines:
-#: one literal-prefix search each, the fastest way through the text.
-_FIELD_RES = tuple(re.compile(rf"\n{key}: ([^\n]*(?:\n[ \t][^\n]*)*)")
-                   for key in ("Package", "Version", "Architecture", "SHA256", "Filename"))
-#: ``Provides`` as Debian's archive writes it, with continuation lines (the name index of
-#: pieces read by :func:`_fast_entries`).
-_PROVIDES_RE = re.compile(r"\nProvides:([^\n]*(?:\n[ \t][^\n]*)*)")
-
-
-def _fast_entries(text: str, piece: _Piece, context: IndexContext) -> list[_Light] | None:
-    """The light entries of a piece whose every stanza starts with ``Package:`` and has
-    one line each of ``Version``, ``Architecture``, ``SHA256`` and ``Filename`` (as
-    Debian's archive writes them), with values the fast path accepts; ``None`` for any
-    other piece (read stanza by stanza instead).
-
-    Each field is found with one search of the whole piece. A stanza missing a field and
-    another repeating it in the same piece would shift the values: a record built later is
-    checked against its entry (:meth:`LazyPackages.record`), so such an index is refused
-    when one of those records is built.
+    :ivar data: the stanzas, separated by one blank line, without the last one's line end.
+    :ivar context: the index they come from.
+    :ivar bounds: offsets of the blank-line separators (``\\n\\n``): stanza ``k`` runs
+        from ``bounds[k - 1] + 2`` (0 for the first) to ``bounds[k]`` (the end for the
+        last).
+    :ivar lines: the index's line numbers, ``number`` the piece of
+        :func:`~chantal_adapters.apt.packages.iter_pieces` holding this one and ``offset``
+        the lines before it there.
     """
-    blocks = piece.blocks
-    count = len(blocks)
-    if not text.startswith("Package: ") or text.count("\n\nPackage: ") != count - 1:
-        return None
-    if "\n\n\n" in text or text.endswith("\n"):
-        return None  # more than one blank line between stanzas somewhere
-    if "\nprovides" in text or "\nPROVIDES" in text:
-        return None  # Provides spelled otherwise: found stanza by stanza
-    searched = "\n" + text
-    columns = [pattern.findall(searched) for pattern in _FIELD_RES]
-    if any(len(column) != count for column in columns):
-        return None
-    names, versions, arches, sha256s, paths = columns
-    checks = ((_NAMES_RE, names), (_NAMES_RE, arches), (_VERSIONS_RE, versions),
-              (_SHA256S_RE, sha256s), (_PATHS_RE, paths))
-    if not all(pattern.fullmatch("\n".join(values) + "\n") for pattern, values in checks):
-        return None
-    return list(zip(names, versions, arches, sha256s, repeat(piece, count), range(count),
-                    repeat(context, count), strict=True))
+
+    __slots__ = ("bounds", "context", "data", "lines", "number", "offset")
+
+    def __init__(self, data: bytes, context: IndexContext, bounds: list[int],
+                 lines: _Lines, number: int, offset: int) -> None:
+        self.data = data
+        self.context = context
+        self.bounds = bounds
+        self.lines = lines
+        self.number = number
+        self.offset = offset
+
+    def _span(self, slot: int) -> tuple[int, int]:
+        bounds = self.bounds
+        return (bounds[slot - 1] + 2 if slot else 0,
+                bounds[slot] if slot < len(bounds) else len(self.data))
+
+    def line(self, slot: int) -> int:
+        """The line number of stanza ``slot``'s first line (counted now)."""
+        start = self._span(slot)[0]
+        return (self.lines.first(self.number) + self.offset
+                + self.data.count(b"\n", 0, start))
+
+    def stanza(self, slot: int, *, numbered: bool = False) -> Stanza:
+        """Stanza number ``slot`` (from 0), parsed as the reference path parses it; its
+        :attr:`~chantal_adapters.apt.packages.Stanza.line` is 0 unless ``numbered``."""
+        start, end = self._span(slot)
+        return parse_stanza(_decode(self.data[start:end]) + "\n",
+                            line=self.line(slot) if numbered else 0)
+
+    def provides(self) -> Iterable[tuple[int, bytes]]:
+        """``(slot, value)`` of every ``Provides`` field, in order, on one line."""
+        bounds = self.bounds
+        for match in _PROVIDES_RE.finditer(self.data):
+            value = match.group(1)
+            if b"\n" in value:
+                value = value.replace(b"\n", b" ")
+            yield bisect.bisect_left(bounds, match.start()), value
 
 
-def _light_entries(piece: _Piece, context: IndexContext,
-                   eager: Callable[[int], list[PackageRecord]]
-                   ) -> list[_Light | PackageRecord]:
-    """The entries of a decoded piece without ``\\r`` or comment lines, in order: light
-    entries where the stanza allows it, records (``eager(index)``) elsewhere."""
-    out: list[_Light | PackageRecord] = []
-    provided = piece.provides = {}
-    light_at: list[int] = []  # positions in out of the light entries
-    names: list[str] = []
-    versions: list[str] = []
-    arches: list[str] = []
-    sha256s: list[str] = []
-    sizes: list[str] = []
-    paths: list[str] = []
-    findall = _LIGHT_RE.findall
-    canonical = _CANONICAL
-    for index, block in enumerate(piece.blocks):
-        fields = findall(block) if block and block[0] != "\n" and block[-1] != "\n" else None
-        if fields:
-            values = dict(fields)
-            if len(values) == len(fields) and values.keys() <= canonical:
-                get = values.get
-                name = get("Package")
-                version = get("Version")
-                arch = get("Architecture")
-                sha256 = get("SHA256")
-                size = get("Size")
-                path = get("Filename")
-                if (name is not None and version is not None and arch is not None
-                        and sha256 is not None and size is not None and path is not None):
-                    provides = get("Provides")
-                    if provides:
-                        provided[index] = provides
-                    light_at.append(len(out))
-                    out.append((name, version, arch, sha256, piece, index, context))
-                    names.append(name)
-                    versions.append(version)
-                    arches.append(arch)
-                    sha256s.append(sha256)
-                    sizes.append(size)
-                    paths.append(path)
-                    continue
-        out.extend(eager(index))
-    if not light_at:
-        return out
-    checks = ((_NAMES_RE, names), (_NAMES_RE, arches), (_VERSIONS_RE, versions),
-              (_SHA256S_RE, sha256s), (_SIZES_RE, sizes), (_PATHS_RE, paths))
-    if all(pattern.fullmatch("\n".join(values) + "\n") for pattern, values in checks):
-        return out
-    # some value is unusual: those stanzas are built now, the careful way
-    result: list[_Light | PackageRecord] = []
-    bad = {at for k, at in enumerate(light_at)
-           if not all(pattern.fullmatch(values[k] + "\n") for pattern, values in checks)}
-    for position, entry in enumerate(out):
-        if position in bad and isinstance(entry, tuple):
-            result.extend(eager(entry[5]))
-        else:
-            result.append(entry)
-    return result
+def _columns(data: bytes) -> tuple[list[int], list[str], list[str], list[str],
+                                   list[str]] | None:
+    """``(bounds, names, versions, arches, sha256s)`` of a plain piece (see the module
+    docstring), or ``None`` for any other."""
+    first = _FIRST_RE.match(data)
+    if first is None or data[-1:] == b"\n" or b"\r" in data:
+        return None
+    boundaries = list(_BOUNDARY_RE.finditer(data))
+    names = [first.group(1), *map(_group1, boundaries)]
+    if None in names:
+        return None  # a stanza without Package first, or more than one blank line
+    count = len(names)
+    fields = _FIELDS_RE.findall(data)
+    if len(fields) != 3 * count:
+        return None
+    # each stanza's three fields in this order (checked by the prefixes), valid values
+    versions = _column(fields[0::3], b"Version: ", _VERSIONS_RE)
+    arches = _column(fields[1::3], b"Architecture: ", _ARCHES_RE)
+    sha256s = _sha256_column(fields[2::3])
+    if versions is None or arches is None or sha256s is None:
+        return None
+    packages = _column(names, b"", _NAMES_RE)
+    if packages is None or _UNSAFE_FILENAME_RE.search(data):
+        return None
+    return list(map(_start, boundaries)), packages, versions, arches, sha256s
+
+
+def _column(values: list[bytes], prefix: bytes, valid: re.Pattern[bytes]
+            ) -> list[str] | None:
+    """The values without ``prefix`` as text if ``valid`` matches them all (each with
+    its prefix, followed by ``\n``), else ``None``: one call each way for a column."""
+    joined = b"\n".join(values) + b"\n"
+    if not valid.fullmatch(joined):
+        return None
+    if prefix:
+        joined = joined.replace(prefix, b"")  # valid values hold no blank
+    return joined[:-1].decode("ascii").split("\n")
+
+
+def _sha256_column(values: list[bytes]) -> list[str] | None:
+    """:func:`_column` for ``SHA256: <64 lower-case hex digits>`` values."""
+    count = len(values)
+    joined = b"\n".join(values)
+    if joined.count(b"SHA256: ") != count:
+        return None
+    digits = joined.replace(b"SHA256: ", b"")
+    if (len(digits) != 65 * count - 1 or digits[64::65] != b"\n" * (count - 1)
+            or digits.translate(None, _HEX_DIGITS_LF)):
+        return None
+    return digits.decode("ascii").split("\n")
+
+
+class IndexEntries:
+    """The entries of one index, in index order, as columns: light entries (a stanza in
+    a :class:`_Piece`, its record deferred) and records built at once.
+
+    :ivar names: ``Package`` of each entry (a record's name).
+    :ivar versions: ``Version`` as written, ``None`` for a record built at once.
+    :ivar arches: ``Architecture``.
+    :ivar keys: the deduplication key: ``SHA256`` (a record: its SHA256, or
+        ``location:<Filename>`` without one).
+    :ivar sources: the entry's piece, or its record.
+    :ivar slots: the stanza's number in its piece (0 for a record).
+    :ivar pieces: ``(piece, position of its first entry)``.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.versions: list[str | None] = []
+        self.arches: list[str] = []
+        self.keys: list[str] = []
+        self.sources: list[_Piece | PackageRecord] = []
+        self.slots: list[int] = []
+        self.pieces: list[tuple[_Piece, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add_piece(self, data: bytes, context: IndexContext, lines: _Lines, number: int,
+                  offset: int = 0) -> bool:
+        """Add the light entries of a plain piece (``offset`` lines into piece ``number``
+        of ``lines``); ``False`` (nothing added) if it is not plain."""
+        columns = _columns(data)
+        if columns is None:
+            return False
+        bounds, names, versions, arches, sha256s = columns
+        piece = _Piece(data, context, bounds, lines, number, offset)
+        count = len(names)
+        self.pieces.append((piece, len(self.keys)))
+        self.names += names
+        self.versions += versions
+        self.arches += arches
+        self.keys += sha256s
+        self.sources += repeat(piece, count)
+        self.slots += range(count)
+        return True
+
+    def add_record(self, record: PackageRecord) -> None:
+        """Add a record built at once."""
+        self.names.append(record.name)
+        self.versions.append(None)
+        self.arches.append(record.arch)
+        self.keys.append(record.sha256 or f"location:{record.location}")
+        self.sources.append(record)
+        self.slots.append(0)
+
+    def extend(self, other: IndexEntries) -> None:
+        """Append ``other``'s entries (after these)."""
+        start = len(self.keys)
+        self.pieces += ((piece, first + start) for piece, first in other.pieces)
+        self.names += other.names
+        self.versions += other.versions
+        self.arches += other.arches
+        self.keys += other.keys
+        self.sources += other.sources
+        self.slots += other.slots
+
+    def take(self, positions: Sequence[int]) -> IndexEntries:
+        """The entries at ``positions`` (``pieces`` unchanged: they keep the positions
+        here)."""
+        taken = IndexEntries()
+        taken.names = _take(self.names, positions)
+        taken.versions = _take(self.versions, positions)
+        taken.arches = _take(self.arches, positions)
+        taken.keys = _take(self.keys, positions)
+        taken.sources = _take(self.sources, positions)
+        taken.slots = _take(self.slots, positions)
+        taken.pieces = self.pieces
+        return taken
+
+    @classmethod
+    def of_records(cls, records: Iterable[PackageRecord]) -> IndexEntries:
+        """Entries that are all records (``Sources`` indexes, see :func:`scan_sources`)."""
+        entries = cls()
+        for record in records:
+            entries.add_record(record)
+        return entries
 
 
 def scan_packages(stream: Readable, context: IndexContext, *, chunk_size: int = 1 << 20
-                  ) -> list[_Light | PackageRecord]:
+                  ) -> IndexEntries:
     """Read a decompressed ``Packages`` index into entries (see the module docstring).
 
     :param stream: the decompressed index.
     :param context: where it comes from.
+    :param chunk_size: bytes read at a time (a piece holds the whole stanzas read).
     :returns: light entries and records, in index order (paragraphs without fields
         skipped, as python-debian does).
     :raises MetadataError: a stanza built at once is invalid (naming URL, package, line).
     """
-    entries: list[_Light | PackageRecord] = []
-    for data, number, whole in iter_pieces(stream, chunk_size):
-        text: str | None = None
-        if whole and b"\r" not in data and b"\n#" not in data and data[:1] != b"#":
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        if text is None:
-            # carriage returns, comments, Latin-1, the tail: the reference path
-            entries.extend(_build(stanza, context)
-                           for stanza in stanzas_of_piece(data, number, whole))
-            continue
-        piece = _Piece(text.split("\n\n"), number)
-        fast = _fast_entries(text, piece, context)
-        del text
-        if fast is not None:
-            entries.extend(fast)
-            continue
-
-        def eager(index: int, piece: _Piece = piece) -> list[PackageRecord]:
-            block = piece.blocks[index]
-            body = block.strip("\n")
-            if not body:
-                return []
-            line = piece.line(index) + len(block) - len(block.lstrip("\n"))
-            stanza = (_parse_clean(block + "\n", block.count("\n") + 1, line)
-                      if body == block else parse_stanza(body + "\n", line=line))
-            return [_build(stanza, context)] if stanza.values else []
-
-        entries.extend(_light_entries(piece, context, eager))
+    entries = IndexEntries()
+    lines = _Lines()
+    for data, whole in iter_pieces(stream, chunk_size):
+        number = lines.add(data)
+        if not whole or b"\r" in data:
+            # the tail, carriage returns: the reference path
+            for stanza in stanzas_of_piece(data, lines.first(number), whole):
+                entries.add_record(_build(stanza, context))
+        elif not entries.add_piece(data, context, lines, number):
+            _scan_stanzas(entries, data, context, lines, number)
     return entries
+
+
+def _scan_stanzas(entries: IndexEntries, data: bytes, context: IndexContext, lines: _Lines,
+                  number: int) -> None:
+    """A piece that is not plain (without ``\\r``), stanza by stanza, as the reference
+    path splits and numbers them (``_stanzas_of_blocks``): each plain stanza a light
+    entry, any other built at once."""
+    offset = 0  # lines before the block in the piece
+    for block in data.split(b"\n\n"):
+        body = block.strip(b"\n")
+        if body:
+            at = offset + len(block) - len(block.lstrip(b"\n"))
+            if not entries.add_piece(body, context, lines, number, at):
+                stanza = parse_stanza(_decode(body) + "\n", line=0)
+                if stanza.values:
+                    entries.add_record(_build_numbered(
+                        stanza, context, functools.partial(_line_at, lines, number, at)))
+        offset += block.count(b"\n") + 2
+
+
+def _line_at(lines: _Lines, number: int, offset: int) -> int:
+    """The line ``offset`` lines into piece ``number``."""
+    return lines.first(number) + offset
+
+
+def _build_numbered(stanza: Stanza, context: IndexContext, line: Callable[[], int]
+                    ) -> PackageRecord:
+    """:func:`_build` for a stanza read with line 0: when invalid, built again with its
+    line (``line()``), which the error then names."""
+    try:
+        return _build(stanza, context)
+    except MetadataError:
+        return _build(attrs.evolve(stanza, line=line()), context)
 
 
 def _build(stanza: Stanza, context: IndexContext) -> PackageRecord:
@@ -272,18 +389,20 @@ def _build(stanza: Stanza, context: IndexContext) -> PackageRecord:
     return record
 
 
-def scan_sources(stream: Readable, context: IndexContext) -> list[PackageRecord]:
+def scan_sources(stream: Readable, context: IndexContext) -> IndexEntries:
     """The records of a decompressed ``Sources`` index (all built: source indexes are
     small beside ``Packages`` and every entry carries several files).
 
     :raises MetadataError: an invalid stanza.
     """
-    out: list[PackageRecord] = []
-    for data, number, whole in iter_pieces(stream):
+    entries = IndexEntries()
+    for data, number, whole in numbered_pieces(stream):
         for stanza in stanzas_of_piece(data, number, whole):
-            out.extend(records_from_source_stanza(stanza, component=context.component,
-                                                  source=context.source, suite=context.suite))
-    return out
+            for record in records_from_source_stanza(stanza, component=context.component,
+                                                     source=context.source,
+                                                     suite=context.suite):
+                entries.add_record(record)
+    return entries
 
 
 class LazyPackages(RecordSequence):
@@ -296,38 +415,39 @@ class LazyPackages(RecordSequence):
     :func:`~chantal_adapters.apt.packages.dedupe` does.
 
     :param indexes: the entries of each index (:func:`scan_packages`,
-        :func:`scan_sources`), in reading order.
+        :func:`scan_sources`, or plain records), in reading order.
     """
 
-    def __init__(self, indexes: Iterable[Sequence[_Light | PackageRecord]]) -> None:
-        items: list[_Light | PackageRecord] = []
-        seen: dict[str, int] = {}
-        more_suites: dict[int, list[str]] = {}
-        for entries in indexes:
-            for entry in entries:
-                if isinstance(entry, tuple):
-                    key = entry[3]
-                    suites: Sequence[str] = (entry[6].suite,) if entry[6].suite else ()
-                else:
-                    key = entry.sha256 or f"location:{entry.location}"
-                    suites = entry.metadata.get("suites", ())
-                position = seen.get(key)
-                if position is None:
-                    seen[key] = len(items)
-                    items.append(entry)
-                    continue
-                for suite in suites:
-                    merged = more_suites.setdefault(position, [])
-                    if suite not in merged:
-                        merged.append(suite)
-        self._items = items
-        self._more_suites = more_suites
+    def __init__(self, indexes: Iterable[IndexEntries | Sequence[PackageRecord]]) -> None:
+        entries = IndexEntries()
+        for index in indexes:
+            entries.extend(index if isinstance(index, IndexEntries)
+                           else IndexEntries.of_records(index))
+        keys = entries.keys
+        count = len(keys)
+        # the first position of each key, in one pass (later positions overwritten)
+        first = dict(zip(reversed(keys), range(count - 1, -1, -1), strict=True))
+        self._more_suites: dict[int, list[str]] = {}
+        #: position in the indexes -> position here; ``None``: the same
+        self._moved: dict[int, int] | None = None
+        if len(first) < count:
+            kept = sorted(first.values())
+            moved = self._moved = {old: new for new, old in enumerate(kept)}
+            for position, key in enumerate(keys):
+                at = first[key]
+                if at != position:
+                    merged = self._more_suites.setdefault(moved[at], [])
+                    merged += (suite for suite in _suites(entries.sources[position])
+                               if suite not in merged)
+            entries = entries.take(kept)
+        self._entries = entries
         self._built: dict[int, PackageRecord] = {}
-        self._by_name: dict[str, list[int]] | None = None
-        self._keys: frozenset[str] | None = None
+        self._by_name: dict[str, int | list[int]] | None = None
+        self._by_word: dict[str, list[int]] | None = None
+        self._key_set: frozenset[str] | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._entries.keys)
 
     def record(self, position: int) -> PackageRecord:
         """The record at ``position``, built once.
@@ -337,22 +457,26 @@ class LazyPackages(RecordSequence):
         built = self._built.get(position)
         if built is not None:
             return built
-        entry = self._items[position]
-        if isinstance(entry, tuple):
-            name, version, arch, sha256, piece, index, context = entry
-            line = piece.line(index)  # (all line numbers of the piece, before any release)
-            block = piece.blocks[index]
-            stanza = _parse_clean(block + "\n", block.count("\n") + 1, line)
-            built = _build(stanza, context)
-            if (built.name, built.arch, built.sha256) != (name, arch, sha256) or (
-                    built.epoch, built.version, built.release) != split_version(version):
+        entries = self._entries
+        source = entries.sources[position]
+        if isinstance(source, _Piece):
+            slot = entries.slots[position]
+            context = source.context
+            built = _build_numbered(source.stanza(slot), context,
+                                    lambda: source.line(slot))
+            version = entries.versions[position]
+            if (built.name, built.arch, built.sha256) != (
+                    entries.names[position], entries.arches[position],
+                    entries.keys[position]) or (
+                    version is None
+                    or (built.epoch, built.version, built.release) != split_version(version)):
                 raise MetadataError(
-                    f"{context.source} (stanza of {built.name!r} at line {line})",
+                    f"{context.source} (stanza of {built.name!r} at line "
+                    f"{source.line(slot)})",
                     "malformed index: a field is missing or repeated in this stanza or "
                     "another one near it")
-            piece.blocks[index] = ""  # the record holds the text now (a copy)
         else:
-            built = entry
+            built = source
         suites = self._more_suites.get(position)
         if suites:
             out = [built]
@@ -363,86 +487,118 @@ class LazyPackages(RecordSequence):
 
     def prefiltered(self, keep: Prefilter) -> list[PackageRecord]:
         """The records whose entry ``keep(Package, Version, Architecture)`` accepts
-        (records built at scan time are all kept: the filter decides them).
+        (records built at scan time are all kept: the filter decides them), in order; a
+        :class:`~chantal_core.filters.NamePrefilter` decides all entries in one call.
 
         :raises MetadataError: a kept stanza is invalid.
         """
-        record = self.record
-        return [record(position) for position, entry in enumerate(self._items)
-                if not isinstance(entry, tuple) or keep(entry[0], entry[1], entry[2])]
+        entries = self._entries
+        names, versions, arches = entries.names, entries.versions, entries.arches
+        if isinstance(keep, NamePrefilter):
+            positions: Iterable[int] = keep.accepted(names, versions, arches)
+        else:
+            positions = [position for position, (name, version, arch)
+                         in enumerate(zip(names, versions, arches, strict=True))
+                         if version is None or keep(name, version, arch)]
+        return list(map(self.record, positions))
 
     def providing(self, name: str) -> list[tuple[int, PackageRecord]]:
         """``(position, record)`` of the records named ``name`` or whose ``Provides``
-        mentions the word ``name`` (a superset of those providing it).
+        mentions the word ``name`` (a superset of those providing it), in order.
 
         :raises MetadataError: such a stanza is invalid.
         """
-        by_name = self._by_name
-        if by_name is None:
-            by_name = self._by_name = self._name_index()
-        return [(position, self.record(position)) for position in by_name.get(name, ())]
+        if self._by_name is None:
+            self._by_name = self._name_positions()
+            self._by_word = self._provided_words()
+        named = self._by_name.get(name, ())
+        positions = [named] if isinstance(named, int) else named
+        provided = self._by_word.get(name) if self._by_word else None
+        if provided:
+            positions = sorted({*positions, *provided})
+        return [(position, self.record(position)) for position in positions]
 
-    def _name_index(self) -> dict[str, list[int]]:
-        """Name -> positions: each record's name, and every word of its ``Provides``."""
-        by_name: dict[str, list[int]] = {}
-        provided: dict[tuple[int, int], list[str]] = {}  # (piece id, index) -> words
-        pieces: dict[int, _Piece] = {}
-        for entry in self._items:
-            if isinstance(entry, tuple):
-                pieces.setdefault(id(entry[4]), entry[4])
-        for key, piece in pieces.items():
-            provided.update(((key, index), words)
-                            for index, words in _provides_words(piece).items())
-        built = self._built
-        get = provided.get
-        for position, entry in enumerate(self._items):
-            if type(entry) is tuple:
-                name = entry[0]
-                words = get((id(entry[4]), entry[5]))
-                record = built.get(position) if built else None
-                if record is not None:
-                    # a built record's text was released: its parsed Provides count
-                    words = _WORD_RE.findall(_provided_text(record))
-            else:
-                assert isinstance(entry, PackageRecord)
-                name = entry.name
-                words = _WORD_RE.findall(_provided_text(entry))
-            names = by_name.get(name)
-            if names is None:
-                by_name[name] = [position]
-            else:
-                names.append(position)
-            if words:
-                for word in dict.fromkeys(words):
-                    if word != name:
-                        by_name.setdefault(word, []).append(position)
+    def _name_positions(self) -> dict[str, int | list[int]]:
+        """Name -> its position (several: their list, in order)."""
+        names = self._entries.names
+        count = len(names)
+        # the first position of each name, in one pass (later positions overwritten)
+        by_name: dict[str, int | list[int]] = dict(
+            zip(reversed(names), range(count - 1, -1, -1), strict=True))
+        if len(by_name) < count:
+            for position, name in enumerate(names):
+                found = by_name[name]
+                if isinstance(found, list):
+                    found.append(position)
+                elif found != position:
+                    by_name[name] = [found, position]
         return by_name
+
+    def _provided_words(self) -> dict[str, list[int]]:
+        """Word -> positions of the records whose ``Provides`` mentions it, in order."""
+        positions: list[int] = []
+        values: list[bytes] = []
+        moved = self._moved
+        for piece, start in self._entries.pieces:
+            for slot, value in piece.provides():
+                position = start + slot
+                if moved is not None:
+                    position = moved.get(position, -1)
+                if position >= 0:
+                    positions.append(position)
+                    values.append(value)
+        for position, source in enumerate(self._entries.sources):
+            if not isinstance(source, _Piece):
+                positions.append(position)
+                values.append(_provided_text(source).encode())
+        # the words of all values in one call, each value's followed by a line end
+        # (Latin-1: the words are ASCII, other bytes only separate them)
+        tokens = _WORD_OR_END_RE.findall(b"\n".join(values).decode("latin-1") + "\n")
+        by_word: dict[str, list[int]] = {}
+        ends = iter(positions)
+        position = next(ends, -1)
+        for token in tokens:
+            if token == "\n":
+                position = next(ends, -1)
+                continue
+            found = by_word.get(token)
+            if found is None:
+                by_word[token] = [position]
+            elif found[-1] != position:
+                found.append(position)
+        for found in by_word.values():
+            if len(found) > 1:
+                found.sort()
+        return by_word
 
     def keys(self) -> Set[str]:
         """The records' keys (:func:`chantal_core.closure.record_key`), building none."""
-        if self._keys is None:
-            self._keys = frozenset(
-                entry[3] if isinstance(entry, tuple) else record_key(entry)
-                for entry in self._items)
-        return self._keys
+        if self._key_set is None:
+            self._key_set = frozenset(
+                key if isinstance(source, _Piece) else record_key(source)
+                for key, source in zip(self._entries.keys, self._entries.sources,
+                                       strict=True))
+        return self._key_set
 
     def __repr__(self) -> str:
-        return f"LazyPackages({len(self._items)} records, {len(self._built)} built)"
+        return f"LazyPackages({len(self)} records, {len(self._built)} built)"
 
 
-def _provides_words(piece: _Piece) -> dict[int, list[str]]:
-    """Block index -> the words of its ``Provides`` value (read by
-    :func:`_light_entries`, or found with one search of a :func:`_fast_entries` piece)."""
-    provides = piece.provides
-    if provides is None:
-        provides = piece.provides = {}
-        blocks = piece.blocks
-        text = "\n" + "\n\n".join(blocks)
-        starts = list(accumulate((len(block) + 2 for block in blocks[:-1]), initial=0))
-        for match in _PROVIDES_RE.finditer(text):
-            index = bisect.bisect_right(starts, match.start()) - 1
-            provides[index] = provides.get(index, "") + " " + match.group(1)
-    return {index: _WORD_RE.findall(value) for index, value in provides.items()}
+_T = TypeVar("_T")
+
+
+def _take(column: list[_T], positions: Iterable[int]) -> list[_T]:
+    """``column``'s items at ``positions``."""
+    return [column[p] for p in positions]
+
+
+def _suites(source: _Piece | PackageRecord) -> Sequence[str]:
+    """The suites listing an entry."""
+    if isinstance(source, _Piece):
+        suite = source.context.suite
+        return (suite,) if suite else ()
+    suites: Sequence[str] = source.metadata.get("suites", ())
+    return suites
 
 
 def _provided_text(record: PackageRecord) -> str:

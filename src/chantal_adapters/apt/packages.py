@@ -31,7 +31,7 @@ import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 from debian import deb822
@@ -304,21 +304,21 @@ def iter_stanzas(stream: Readable | Iterable[bytes], chunk_size: int = 1 << 20
     if not isinstance(stream, Readable):
         yield from _stanzas_of_lines(stream)
         return
-    for piece, number, whole in iter_pieces(stream, chunk_size):
+    for piece, number, whole in numbered_pieces(stream, chunk_size):
         yield from stanzas_of_piece(piece, number, whole)
 
 
 def iter_pieces(stream: Readable, chunk_size: int = 1 << 20
-                ) -> Iterator[tuple[bytes, int, bool]]:
+                ) -> Iterator[tuple[bytes, bool]]:
     """The text of a Deb822 index in pieces of whole stanzas, as :func:`iter_stanzas`
-    reads it: ``(piece, line number of its first line, whole)``.
+    reads it: ``(piece, whole)``.
 
     A piece with ``whole`` is followed by a blank line in the index (which is not part of
     it) and made of whole stanzas; the last piece (``whole`` false) is what follows the
-    last blank line, to the end.
+    last blank line, to the end. The first line of the piece after ``piece`` is
+    ``piece.count(b"\\n") + 2`` lines further (see :func:`numbered_pieces`).
     """
     rest = b""
-    number = 1  # the line number of rest's first line
     while True:
         chunk = stream.read(chunk_size)
         if not chunk:
@@ -329,14 +329,23 @@ def iter_pieces(stream: Readable, chunk_size: int = 1 << 20
             rest = buffer
             continue
         piece, rest = buffer[:cut], buffer[cut + 2:]
-        yield piece, number, True
-        number += piece.count(b"\n") + 2
+        yield piece, True
     if rest:
-        yield rest, number, False
+        yield rest, False
+
+
+def numbered_pieces(stream: Readable, chunk_size: int = 1 << 20
+                    ) -> Iterator[tuple[bytes, int, bool]]:
+    """:func:`iter_pieces` with the line number of each piece's first line:
+    ``(piece, number, whole)``."""
+    number = 1
+    for piece, whole in iter_pieces(stream, chunk_size):
+        yield piece, number, whole
+        number += piece.count(b"\n") + 2
 
 
 def stanzas_of_piece(piece: bytes, number: int, whole: bool) -> Iterator[Stanza]:
-    """The stanzas of one piece of :func:`iter_pieces` (first line ``number``)."""
+    """The stanzas of one piece of :func:`numbered_pieces` (first line ``number``)."""
     if not whole:
         yield from _stanzas_of_lines(_split_lines(piece), number)
     elif b"\r" in piece:
@@ -885,48 +894,12 @@ def record_from_stanza(
     :raises MetadataError: missing Package/Version/Architecture/Filename/Size, an invalid
         version or name, or a Filename that is absolute or contains ``..``.
     """
-    # without a pre-filter nothing is skipped
-    return cast(PackageRecord, _from_stanza(stanza, component, source, suite, None))
+    return _from_stanza(stanza, component, source, suite)
 
 
-@attrs.frozen(slots=True)
-class Skipped:
-    """A ``Packages`` stanza a pre-filter rejected before its record was built: what
-    :func:`dedupe` needs of it to drop its repeats as it would have dropped them.
-
-    :ivar key: the record's deduplication key (its SHA256, lower-case hex).
-    :ivar suite: the suite whose index listed it, or ``None``.
-    """
-
-    key: str
-    suite: str | None
-
-
-def record_or_skip(
-    stanza: Stanza,
-    *,
-    component: str | None,
-    source: str,
-    suite: str | None = None,
-    keep: Callable[[str, str, str], bool],
-) -> PackageRecord | Skipped:
-    """:func:`record_from_stanza`, or :class:`Skipped` when ``keep(Package, Version,
-    Architecture)`` is ``False`` (a pre-filter, :func:`chantal_core.filters.prefilter`).
-
-    Only stanzas whose record would be built without any error are skipped (those with
-    plain, valid values: the same checks as :func:`record_from_stanza`, before the record
-    and its metadata are built); any other is built as usual, so errors stay the same.
-
-    :param keep: ``(name, version text, arch) -> may the filter keep it``.
-    :returns: the record, or the skipped stanza's SHA256 and suite.
-    :raises MetadataError: as :func:`record_from_stanza`.
-    """
-    return _from_stanza(stanza, component, source, suite, keep)
-
-
-def _from_stanza(stanza: Stanza, component: str | None, source: str, suite: str | None,
-                 keep: Callable[[str, str, str], bool] | None) -> PackageRecord | Skipped:
-    """:func:`record_from_stanza`, with :func:`record_or_skip`'s ``keep``."""
+def _from_stanza(stanza: Stanza, component: str | None, source: str, suite: str | None
+                 ) -> PackageRecord:
+    """:func:`record_from_stanza`."""
     values = stanza.values
     get = values.get
     try:
@@ -953,8 +926,6 @@ def _from_stanza(stanza: Stanza, component: str | None, source: str, suite: str 
             source_package = _SOURCE_NAMES.get(declared) or _source_name_cached(stanza)
     except MetadataError:
         return _record_checked(stanza, component=component, source=source, suite=suite)
-    if keep is not None and not keep(name, text, arch):
-        return Skipped(sha256, suite)
     return PackageRecord(
         format=DEB,
         name=name,
@@ -1202,33 +1173,21 @@ def compare_with_python_debian(
     return problems
 
 
-def dedupe(records: Iterable[PackageRecord | Skipped]) -> list[PackageRecord]:
+def dedupe(records: Iterable[PackageRecord]) -> list[PackageRecord]:
     """Drop repeated files (same SHA256, e.g. ``Architecture: all`` packages listed in
     every ``binary-<arch>`` index), keeping the first; the ``suites`` metadata of repeats
     is merged into it. Records without SHA256 are deduplicated by location.
-
-    A :class:`Skipped` stanza stands for the record it would have been: when it comes
-    first, its repeats are dropped (that record would have been kept, then filtered out);
-    when it repeats a record, its suite is merged; it is never in the result.
     """
     seen: dict[str, int] = {}
     out: list[PackageRecord] = []
     for record in records:
-        if isinstance(record, Skipped):
-            index = seen.get(record.key)
-            if index is None:
-                seen[record.key] = -1
-            elif index >= 0 and record.suite is not None:
-                _merge_suites(out, index, [record.suite])
-            continue
         key = record.sha256 or f"location:{record.location}"
         index = seen.get(key)
         if index is None:
             seen[key] = len(out)
             out.append(record)
             continue
-        if index >= 0:
-            _merge_suites(out, index, record.metadata.get("suites", ()))
+        _merge_suites(out, index, record.metadata.get("suites", ()))
     return out
 
 
@@ -1314,7 +1273,6 @@ __all__ = [
     "DebMetadata",
     "ReadAhead",
     "Readable",
-    "Skipped",
     "Stanza",
     "check_relpath",
     "compare_with_python_debian",
@@ -1330,7 +1288,6 @@ __all__ = [
     "pool_path",
     "pool_prefix",
     "record_from_stanza",
-    "record_or_skip",
     "records_from_source_stanza",
     "rewrite_stanza",
     "source_name",

@@ -45,7 +45,13 @@ from typing import Any
 
 import attrs
 
-from chantal_adapters.apt.lazy import IndexContext, LazyPackages, scan_packages, scan_sources
+from chantal_adapters.apt.lazy import (
+    IndexContext,
+    IndexEntries,
+    LazyPackages,
+    scan_packages,
+    scan_sources,
+)
 from chantal_adapters.apt.packages import (
     COMPRESSIONS,
     ReadAhead,
@@ -414,7 +420,7 @@ def fetch_index(fetcher: Fetcher, suite: SuiteRelease, entry: IndexEntry,
 
 
 def _scan_target(data: bytes, url: str, path: str, target: IndexTarget, suite: str,
-                 prefix: str) -> list[Any]:
+                 prefix: str) -> IndexEntries:
     """The entries of one index (:func:`~chantal_adapters.apt.lazy.scan_packages`;
     ``Sources``: records), decompressed in a background thread while scanning."""
     context = IndexContext(component=target.component, source=url, suite=suite,
@@ -503,7 +509,7 @@ def _read_indexes(repo: Any, fetcher: Fetcher, releases: Sequence[SuiteRelease],
     cache = _Cache(previous_extras)
     extras: dict[str, bytes] = {}
     layout: list[dict[str, Any]] = []
-    indexes: list[list[Any]] = []
+    indexes: list[IndexEntries] = []
     for suite_release in releases:
         release = suite_release.release
         extras[f"release:{suite_release.suite}"] = suite_release.text

@@ -14,9 +14,29 @@ Modules:
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .plugin import RpmFormat, chantal_register_repository_formats
-from .publish import published_location
-from .rpmheader import read_rpm_file, read_rpm_files
+
+#: Names imported when first used (an APT sync loads this package for the plugin only).
+_LAZY = {
+    "published_location": ".publish",
+    "read_rpm_file": ".rpmheader",
+    "read_rpm_files": ".rpmheader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, from their module (PEP 562).
+
+    :raises AttributeError: any other name.
+    """
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "RpmFormat",
