@@ -1,7 +1,5 @@
 """``python -m chantal_cli``."""
 
-import sys
+from chantal_cli.main import run
 
-from chantal_cli.main import main
-
-sys.exit(main())
+run()

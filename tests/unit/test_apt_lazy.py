@@ -362,6 +362,35 @@ def test_providing_and_keys(data: bytes, chunk_size: int) -> None:
     assert len(lazy._built) <= len(everything)
 
 
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=indexes(), chunk_size=_CHUNKS)
+def test_providing_after_every_record_is_built(data: bytes, chunk_size: int) -> None:
+    """Pieces whose records are all built release their text: the name index then reads
+    the records' own Provides."""
+    assume(not _reference_errors(data, CTX))
+    everything = dedupe(_reference_records(data, CTX))
+    lazy = _lazy(data, chunk_size=chunk_size)
+    assert list(lazy) == everything
+    for name in {*_NAMES, *_VIRTUALS, "extra-virt", "nothing"}:
+        positions = [p for p, _ in lazy.providing(name)]
+        wanted = [p for p, r in enumerate(everything) if r.name == name or name in _provided(r)]
+        assert set(wanted) <= set(positions), name
+
+
+def test_a_piece_whose_records_are_all_built_is_released() -> None:
+    data = b"\n".join([_plain("a", "amd64"), _plain("b", "amd64", provides="virt, a2"),
+                       _plain("c", "amd64", provides="virt (= 1.0)"), b""])
+    lazy = _lazy(data)
+    [(piece, _)] = lazy._entries.pieces
+    lazy.record(0)
+    lazy.record(1)
+    assert piece.data
+    lazy.record(2)
+    assert piece.data == b""
+    assert [(p, r.name) for p, r in lazy.providing("virt")] == [(1, "b"), (2, "c")]
+    assert [r.name for _, r in lazy.providing("a2")] == ["b"]
+
+
 def test_providing_builds_only_the_named_entries() -> None:
     data = b"\n".join([_plain("a", "amd64"), _plain("b", "amd64", provides="virt, a2"),
                        _plain("c", "amd64", provides="virt (= 1.0)"), _plain("d", "amd64"), b""])

@@ -2,27 +2,31 @@
 
 A full ``Packages`` index (bookworm main amd64: 63,440 stanzas, 50 MB) is read in one
 streaming pass over its bytes, in pieces of whole stanzas (about 1 MiB). A piece is kept
-as it is (never decoded or split), with the offset of each stanza; of its fields, only
-``Package``, ``Version``, ``Architecture`` and ``SHA256`` are read before a record exists,
-each with one literal-prefix search of the whole piece, into columns (one list per field,
-one item per stanza). The record itself
-(:func:`~chantal_adapters.apt.packages.record_from_stanza`: every field parsed and checked)
-is built only when the selection asks for it: the entries the pre-filter may keep, and
-those a dependency closure asks for by name (see :mod:`chantal_core.records`). A filtered
-sync of a few packages with their dependencies builds a few dozen records instead of
-63,000.
+as it is (never decoded or split) with the offset of each stanza, until all its records
+are built. Of its fields, only ``Package``, ``Version``, ``Architecture`` and ``SHA256``
+are read before a record exists, into columns (one list per field, one item per stanza):
+one search finds every stanza boundary with the ``Package`` that follows it, another
+the three other fields, and each column is checked in one call. The record itself
+(:func:`~chantal_adapters.apt.packages.record_from_stanza`: every field parsed and
+checked) is built only when the selection asks for it: the entries the pre-filter may
+keep (:meth:`LazyPackages.prefiltered`, whole columns at once) and those a dependency
+closure asks for by name (:meth:`LazyPackages.providing`: ``Provides`` read in one pass
+when first asked); see :mod:`chantal_core.records`. A filtered sync of a few packages
+with their dependencies builds a few dozen records instead of 63,000. Line numbers are
+counted only for errors (a stanza is parsed with line 0, and again with its line when
+its record turns out invalid).
 
 Exactness: a stanza's record is deferred (its entry *light*) only when its piece is plain:
 every stanza starts with ``Package:`` and is separated from the next by exactly one blank
-line; no ``\\r`` or comment line; the four fields above written once each (in their
-canonical case) with values the fast path of ``record_from_stanza`` accepts; ``Provides``
-in its canonical case; every ``Filename`` a safe relative path. Then the record built
-later has exactly the name, version, architecture and SHA256 read now (a record is checked
-against them when built), and the check that matters for safety (an unsafe ``Filename``)
-already ran. Any other piece is read stanza by stanza: each plain stanza is light, any
-other is built at once through the reference path, with the errors it raises. Errors that
-only the full parse finds (an invalid epoch, say) are raised when the record is built,
-naming the index URL, the package and the line, as before.
+line; no ``\\r``; ``Version``, ``Architecture`` and ``SHA256`` written once each in that
+order (in their canonical case) with values the fast path of ``record_from_stanza``
+accepts; every ``Filename`` a safe relative path. Then the record built later has
+exactly the name, version, architecture and SHA256 read now (a record is checked against
+them when built), and the check that matters for safety (an unsafe ``Filename``) already
+ran. Any other piece is read stanza by stanza: each plain stanza is light, any other is
+built at once through the reference path, with the errors it raises. Errors that only
+the full parse finds (an invalid epoch, say) are raised when the record is built, naming
+the index URL, the package and the line, as before.
 """
 
 from __future__ import annotations
@@ -142,9 +146,11 @@ class _Piece:
     :ivar lines: the index's line numbers, ``number`` the piece of
         :func:`~chantal_adapters.apt.packages.iter_pieces` holding this one and ``offset``
         the lines before it there.
+    :ivar unbuilt: stanzas whose record is not built yet; at 0, ``data`` is released
+        (emptied: the records hold the texts).
     """
 
-    __slots__ = ("bounds", "context", "data", "lines", "number", "offset")
+    __slots__ = ("bounds", "context", "data", "lines", "number", "offset", "unbuilt")
 
     def __init__(self, data: bytes, context: IndexContext, bounds: list[int],
                  lines: _Lines, number: int, offset: int) -> None:
@@ -154,6 +160,7 @@ class _Piece:
         self.lines = lines
         self.number = number
         self.offset = offset
+        self.unbuilt = len(bounds) + 1
 
     def _span(self, slot: int) -> tuple[int, int]:
         bounds = self.bounds
@@ -475,6 +482,9 @@ class LazyPackages(RecordSequence):
                     f"{source.line(slot)})",
                     "malformed index: a field is missing or repeated in this stanza or "
                     "another one near it")
+            source.unbuilt -= 1
+            if not source.unbuilt:
+                source.data = b""
         else:
             built = source
         suites = self._more_suites.get(position)
@@ -540,13 +550,18 @@ class LazyPackages(RecordSequence):
         values: list[bytes] = []
         moved = self._moved
         for piece, start in self._entries.pieces:
-            for slot, value in piece.provides():
+            listed: Iterable[tuple[int, bytes | None]] = (
+                piece.provides() if piece.data
+                # every record built (the text released): their own Provides
+                else ((slot, None) for slot in range(len(piece.bounds) + 1)))
+            for slot, value in listed:
                 position = start + slot
                 if moved is not None:
                     position = moved.get(position, -1)
                 if position >= 0:
                     positions.append(position)
-                    values.append(value)
+                    values.append(value if value is not None
+                                  else _provided_text(self._built[position]).encode())
         for position, source in enumerate(self._entries.sources):
             if not isinstance(source, _Piece):
                 positions.append(position)
