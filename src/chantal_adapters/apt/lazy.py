@@ -36,7 +36,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence, Set
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, TypeVar
 
 import attrs
@@ -85,8 +85,6 @@ _HEX_DIGITS_LF = b"0123456789abcdef\n"
 _PART = rb"[A-Za-z0-9_+~%-][A-Za-z0-9_.+~%-]*"
 _UNSAFE_FILENAME_RE = re.compile(rb"\nFilename: (?!" + _PART + rb"(?:/" + _PART
                                  + rb")*(?:\n|\Z))")
-#: Every word of a ``Provides`` value (a superset of the names it provides), or a line end.
-_WORD_OR_END_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_-]*|\n")
 
 _group1 = operator.methodcaller("group", 1)
 _start = operator.methodcaller("start")
@@ -450,7 +448,7 @@ class LazyPackages(RecordSequence):
         self._entries = entries
         self._built: dict[int, PackageRecord] = {}
         self._by_name: dict[str, int | list[int]] | None = None
-        self._by_word: dict[str, list[int]] | None = None
+        self._provides: tuple[str, list[int], list[int]] = ("", [0], [])
         self._key_set: frozenset[str] | None = None
 
     def __len__(self) -> int:
@@ -520,12 +518,19 @@ class LazyPackages(RecordSequence):
         """
         if self._by_name is None:
             self._by_name = self._name_positions()
-            self._by_word = self._provided_words()
+            self._provides = self._provides_lines()
         named = self._by_name.get(name, ())
         positions = [named] if isinstance(named, int) else named
-        provided = self._by_word.get(name) if self._by_word else None
-        if provided:
-            positions = sorted({*positions, *provided})
+        text, starts, owners = self._provides
+        if name in text:
+            # the word anywhere in a Provides value, not inside another word: no letter
+            # or digit before it, nothing that continues a name after it
+            word = re.compile(re.escape(name) + r"(?![A-Za-z0-9.+~_-])")
+            provided = {owners[bisect.bisect_right(starts, match.start()) - 1]
+                        for match in word.finditer(text)
+                        if not _ends_alnum(text, match.start())}
+            if provided:
+                positions = sorted(provided.union(positions))
         return [(position, self.record(position)) for position in positions]
 
     def _name_positions(self) -> dict[str, int | list[int]]:
@@ -544,12 +549,14 @@ class LazyPackages(RecordSequence):
                     by_name[name] = [found, position]
         return by_name
 
-    def _provided_words(self) -> dict[str, list[int]]:
-        """Word -> positions of the records whose ``Provides`` mentions it, in order."""
-        positions: list[int] = []
+    def _provides_lines(self) -> tuple[str, list[int], list[int]]:
+        """Every ``Provides`` value, one per line: ``(text, offset of each line, position
+        of its record)``."""
+        owners: list[int] = []
         values: list[bytes] = []
         moved = self._moved
-        for piece, start in self._entries.pieces:
+        entries = self._entries
+        for piece, start in entries.pieces:
             listed: Iterable[tuple[int, bytes | None]] = (
                 piece.provides() if piece.data
                 # every record built (the text released): their own Provides
@@ -559,32 +566,17 @@ class LazyPackages(RecordSequence):
                 if moved is not None:
                     position = moved.get(position, -1)
                 if position >= 0:
-                    positions.append(position)
+                    owners.append(position)
                     values.append(value if value is not None
                                   else _provided_text(self._built[position]).encode())
-        for position, source in enumerate(self._entries.sources):
+        for position, source in enumerate(entries.sources):
             if not isinstance(source, _Piece):
-                positions.append(position)
+                owners.append(position)
                 values.append(_provided_text(source).encode())
-        # the words of all values in one call, each value's followed by a line end
-        # (Latin-1: the words are ASCII, other bytes only separate them)
-        tokens = _WORD_OR_END_RE.findall(b"\n".join(values).decode("latin-1") + "\n")
-        by_word: dict[str, list[int]] = {}
-        ends = iter(positions)
-        position = next(ends, -1)
-        for token in tokens:
-            if token == "\n":
-                position = next(ends, -1)
-                continue
-            found = by_word.get(token)
-            if found is None:
-                by_word[token] = [position]
-            elif found[-1] != position:
-                found.append(position)
-        for found in by_word.values():
-            if len(found) > 1:
-                found.sort()
-        return by_word
+        # Latin-1: the names are ASCII, any other byte only separates them
+        text = b"\n".join(values).decode("latin-1")
+        starts = list(accumulate((len(value) + 1 for value in values), initial=0))
+        return text, starts, owners
 
     def keys(self) -> Set[str]:
         """The records' keys (:func:`chantal_core.closure.record_key`), building none."""
@@ -605,6 +597,12 @@ _T = TypeVar("_T")
 def _take(column: list[_T], positions: Iterable[int]) -> list[_T]:
     """``column``'s items at ``positions``."""
     return [column[p] for p in positions]
+
+
+def _ends_alnum(text: str, end: int) -> bool:
+    """Whether ``text[:end]`` ends with an ASCII letter or digit."""
+    before = text[end - 1:end]
+    return before.isascii() and before.isalnum()
 
 
 def _suites(source: _Piece | PackageRecord) -> Sequence[str]:
