@@ -204,6 +204,20 @@ class FilesystemPool:
         names = self._find(sha256)
         return os.path.join(self.shard_dir(sha256), names[0]) if names else None
 
+    def _stored_as(self, sha256: str, filename: str) -> str:
+        """The stored file's path: ``<sha256>_<filename>`` when stored under that name
+        (one stat: a published file keeps its pool name), else as :meth:`locate` finds it.
+
+        :raises PoolIntegrityError: not stored.
+        """
+        try:
+            guess = self.path_for(sha256, filename)
+        except PoolError:
+            guess = None
+        if guess is not None and os.path.isfile(guess):
+            return guess
+        return self._require(sha256)
+
     def _require(self, sha256: str) -> str:
         path = self.locate(sha256)
         if path is None:
@@ -356,9 +370,9 @@ class FilesystemPool:
         :raises PoolIntegrityError: not stored.
         :raises PoolError: malformed ``sha256`` or a filesystem error (naming ``dest``).
         """
-        source = self._require(sha256)
         dest = os.path.abspath(dest)
         parent = os.path.dirname(dest)
+        source = self._stored_as(sha256, os.path.basename(dest))
         # the common case (a new tree being built): link straight to a name not taken yet,
         # creating the parent only when the link says it is missing
         try:

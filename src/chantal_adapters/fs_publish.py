@@ -72,12 +72,16 @@ class FilesystemTreeBuilder:
         self._target = target
         self._pool = pool
         self._state = "open"
+        self._made: set[str] = set()  # directories known to exist in the tree
 
     def _dest(self, relpath: str) -> str:
         if self._state != "open":
             raise PublishError(f"tree for {self.path} is already {self._state}")
         dest = os.path.join(self.root, *_check_relpath(relpath).split("/"))
-        makedirs_with_mode(os.path.dirname(dest), self._target.mode_dir)
+        parent = os.path.dirname(dest)
+        if parent not in self._made:
+            makedirs_with_mode(parent, self._target.mode_dir)
+            self._made.add(parent)
         return dest
 
     def write_file(self, relpath: str, data: bytes) -> None:

@@ -5,7 +5,9 @@ Two plugin benchmarks of :mod:`run` (``--only apt,closure``):
 * :func:`bench_apt` -- ``bookworm main amd64``: the metadata update (InRelease verified
   with the machine's ``debian-archive-keyring``, ``Packages.xz`` fetched and parsed, ~63,000
   stanzas), a filtered mirror of ``htop`` with its dependencies, the no-op resync of both,
-  and publishing the filtered mirror; each beside aptly doing the same job in the same run
+  publishing the filtered mirror, and mirroring then publishing the full index (its real
+  stanzas, with tiny stand-in files for the .deb); each beside aptly doing the same job in
+  the same run
   (its own ``-config`` with ``rootDir`` in the scratch directory, ``-keyring`` set to the
   same archive keyring, ``-architectures=amd64``).
 * :func:`bench_closure` -- :func:`chantal_core.closure.closure` over the whole parsed index
@@ -197,6 +199,7 @@ def bench_apt(bench: Bench) -> None:
     _bench_metadata(bench, mirror, aptly)
     synced, htop_aptly = _bench_filtered(bench, mirror, aptly)
     _bench_publish(bench, synced, htop_aptly)
+    _bench_publish_full(bench, mirror, aptly is not None)
 
 
 def _bench_metadata(bench: Bench, mirror: Any, aptly: Aptly | None) -> None:
@@ -338,9 +341,15 @@ def _bench_filtered(bench: Bench, mirror: Any, aptly: Aptly | None
     return config, htop_aptly
 
 
-def _bench_publish(bench: Bench, config: Path, aptly: Aptly | None) -> None:
-    """Snapshot + publish of the filtered mirror, unsigned on both sides."""
-    print("\n[apt] publish the filtered mirror (unsigned)", flush=True)
+def _publish_both(bench: Bench, what: str, config: Path, aptly: Aptly | None,
+                  mirror_name: str) -> Any:
+    """Time ``publish repo`` and ``snapshot create`` + ``publish snapshot`` (ours), and
+    ``snapshot create`` + ``publish snapshot -skip-signing`` of aptly's mirror
+    ``mirror_name``, all unsigned; add the two figures (the issue sets no target).
+
+    :returns: our ``publish repo`` run.
+    :raises RuntimeError: our published tree has no Release.
+    """
     chantal = [*bench.chantal, "--config", str(config), "-q"]
     ours_repo = measure([*chantal, "publish", "repo", "--repo-id", "debian"], env=bench.env)
     snap = measure([*chantal, "snapshot", "create", "--repo-id", "debian", "--name", "s1"],
@@ -352,25 +361,125 @@ def _bench_publish(bench: Bench, config: Path, aptly: Aptly | None) -> None:
         raise RuntimeError(f"no Release under {published} after publishing")
     base_snap = base_pub = None
     if aptly is not None:
-        base_snap = measure(aptly.cmd("snapshot", "create", "s1", "from", "mirror", "htop"),
-                            env=bench.env)
+        base_snap = measure(aptly.cmd("snapshot", "create", "s1", "from", "mirror",
+                                      mirror_name), env=bench.env)
         base_pub = measure(aptly.cmd("publish", "snapshot", "-skip-signing",
-                                     f"-distribution={SUITE}", "s1", "htop"), env=bench.env)
-    label = "aptly snapshot create + publish snapshot -skip-signing"
-    both = snap.seconds + pub.seconds
-    base_both = (base_snap.seconds + base_pub.seconds
-                 if base_snap is not None and base_pub is not None else None)
-    bench.report.add("publish htop + deps: snapshot create + publish snapshot, CLI, unsigned",
-                     both, base_both, label, bench="apt")  # a figure; the issue sets no target
-    bench.report.add("publish htop + deps: publish repo (latest), CLI, unsigned",
+                                     f"-distribution={SUITE}", "s1", mirror_name),
+                           env=bench.env)
+    bench.report.add(f"publish {what}: snapshot create + publish snapshot, CLI, unsigned",
+                     snap.seconds + pub.seconds,
+                     (base_snap.seconds + base_pub.seconds
+                      if base_snap is not None and base_pub is not None else None),
+                     "aptly snapshot create + publish snapshot -skip-signing", bench="apt")
+    bench.report.add(f"publish {what}: publish repo (latest), CLI, unsigned",
                      ours_repo.seconds, base_pub.seconds if base_pub else None,
                      "aptly publish snapshot -skip-signing")
     if bench.profiling("apt"):
-        _profile_cli(bench, "publish repo htop + deps (CLI)",
+        _profile_cli(bench, f"publish repo {what} (CLI)",
                      [*chantal, "publish", "repo", "--repo-id", "debian"])
+    return ours_repo
+
+
+def _bench_publish(bench: Bench, config: Path, aptly: Aptly | None) -> None:
+    """Snapshot + publish of the filtered mirror, unsigned on both sides."""
+    print("\n[apt] publish the filtered mirror (unsigned)", flush=True)
+    _publish_both(bench, "htop + deps", config, aptly, "htop")
     bench.report.note("apt publish: both unsigned (chantal gpg.enabled: false; aptly "
-                      "-skip-signing); publishing the full index is not measured: it needs "
-                      "every .deb of main in the pool (tens of GB)")
+                      "-skip-signing)")
+
+
+# --- the full index, published --------------------------------------------------------
+
+
+#: What a stand-in file holds (then its ``Filename``): a few dozen bytes.
+STAND_IN = b"chantal benchmark stand-in for "
+
+
+def _stand_in_archive(root: Path, packages_xz: bytes) -> int:
+    """A local archive at ``root`` listing every stanza of the real index with its
+    fields unchanged but ``Size``, ``MD5sum`` and ``SHA256``, which describe a tiny
+    stand-in file written at its ``Filename`` (the ``.deb`` files of main are tens of GB;
+    neither tool reads a ``.deb`` to mirror or publish it). ``Release`` is unsigned.
+
+    :returns: the stanzas listed.
+    """
+    import gzip
+    import hashlib
+    import lzma
+    import re
+
+    from chantal_adapters.apt.release import render_release
+
+    sums = re.compile(rb"^(?:Size|MD5sum|SHA1|SHA256|SHA512): [^\n]*\n?", re.MULTILINE)
+    filename = re.compile(rb"^Filename: ([^\n]*)", re.MULTILINE)
+    stanzas = []
+    for stanza in lzma.decompress(packages_xz).rstrip(b"\n").split(b"\n\n"):
+        match = filename.search(stanza)
+        if match is None:
+            continue
+        location = match.group(1).decode()
+        content = STAND_IN + match.group(1) + b"\n"
+        path = root / location
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        stanzas.append(sums.sub(b"", stanza).rstrip(b"\n") + (
+            f"\nSize: {len(content)}\nMD5sum: {hashlib.md5(content).hexdigest()}"
+            f"\nSHA256: {hashlib.sha256(content).hexdigest()}").encode())
+    index = b"\n\n".join(stanzas) + b"\n"
+    directory = root / "dists" / SUITE / COMPONENT / f"binary-{ARCH}"
+    directory.mkdir(parents=True)
+    compressed = gzip.compress(index, compresslevel=6, mtime=0)
+    (directory / "Packages").write_bytes(index)
+    (directory / "Packages.gz").write_bytes(compressed)
+    release = render_release(
+        [("Origin", "Chantal benchmark"), ("Label", "stand-ins"), ("Suite", SUITE),
+         ("Codename", SUITE), ("Date", time.strftime("%a, %d %b %Y %H:%M:%S UTC",
+                                                        time.gmtime())),
+         ("Architectures", ARCH), ("Components", COMPONENT)],
+        [(f"{COMPONENT}/binary-{ARCH}/Packages", index),
+         (f"{COMPONENT}/binary-{ARCH}/Packages.gz", compressed)])
+    (root / "dists" / SUITE / "Release").write_bytes(release)
+    return len(stanzas)
+
+
+def _bench_publish_full(bench: Bench, mirror: Any, aptly_env: bool) -> None:
+    """Publishing the whole bookworm main amd64 index (63,000 packages), beside aptly:
+    both mirror a local archive with the real stanzas and stand-in files
+    (:func:`_stand_in_archive`; the sync of it is a figure too), then publish it, unsigned
+    on both sides."""
+    from run import serving
+
+    print("\n[apt] publish the full index (63,000 stand-in files)", flush=True)
+    root = bench.work / "apt-stand-ins"
+    data, _url = _fetch_index(mirror)
+    count = _stand_in_archive(root, data)
+    with serving(root) as url:
+        feed = url.rstrip("/")
+        config = _write_config(bench.work / "apt-full-publish", feed, include="",
+                               with_dependencies=False)
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("    verify:\n      enabled: false\n")
+        _init(bench, config)
+        synced = measure([*_sync_cmd(bench, config), "--workers", "8"], env=bench.env)
+        base_sync = None
+        aptly = None
+        if aptly_env:
+            aptly = Aptly(bench.work / "aptly-full-publish", mirror.keyring, bench.env)
+            measure(aptly.cmd("mirror", "create", "-ignore-signatures",
+                              f"-architectures={ARCH}", "full", feed, SUITE, COMPONENT),
+                    env=bench.env)
+            base_sync = measure(aptly.cmd("mirror", "update", "-ignore-signatures", "full"),
+                                env=bench.env)
+    bench.report.add(f"full index sync, {count:,} stand-in files, CLI, 8 workers",
+                     synced.seconds, base_sync.seconds if base_sync else None,
+                     "aptly mirror update (downloadConcurrency 8)", bench="apt")
+    ours_repo = _publish_both(bench, "full index", config, aptly, "full")
+    linked = _count(config.parent / "published", ".deb")
+    bench.report.note(
+        f"apt full publish: {count:,} stanzas of the real index with stand-in files "
+        f"(a few dozen bytes each) served on 127.0.0.1; ours linked {linked:,} "
+        f".deb into the published trees (publish repo and publish snapshot); peak RSS of "
+        f"publish repo {ours_repo.max_rss / MB:.0f} MB")
 
 
 # --- bench_closure ------------------------------------------------------------------------

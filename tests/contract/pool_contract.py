@@ -233,6 +233,16 @@ class PoolContract:
         pool.link_into(SHA, dest)
         assert placed_content(pool, dest) == DATA
 
+    def test_link_into_places_content_under_any_name(
+            self, pool: Any, tmp_path: Any, placed_content: Callable[[Any, str], bytes | None]
+    ) -> None:
+        """The destination's name need not be the name the content was stored under."""
+        pool.put([DATA], "x.rpm")
+        for name in ("x.rpm", "renamed.rpm", ".hidden", "no-extension"):
+            dest = str(tmp_path / "tree" / name)
+            pool.link_into(SHA, dest)
+            assert placed_content(pool, dest) == DATA
+
     def test_link_into_replaces_existing_dest(
             self, pool: Any, tmp_path: Any, placed_content: Callable[[Any, str], bytes | None]
     ) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import pytest
 from debian import deb822, debian_support
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chantal_adapters.apt import packages as packages_module
@@ -141,6 +141,44 @@ def test_rewrite_changes_only_the_named_field(document: bytes, field: str,
         assert {k: v for k, v in parsed.values.items() if k != field.lower()} == others
         kept = [b for k, b in stanza_blocks(stanza.text) if k != field.lower()]
         assert all(block.rstrip("\r\n") in new for block in kept)
+
+
+def _named_fields(names: list[str]) -> st.SearchStrategy[str]:
+    return st.builds(lambda k, sep, v, trail: f"{k}{sep}{v}{trail}", st.sampled_from(names),
+                     st.sampled_from([":", ": ", " :", ":\t"]), _TEXT,
+                     st.sampled_from(["", " "]))
+
+
+_TARGET_FIELD = _named_fields(["Filename", "Filename", "filename", "FILENAME", "Package"])
+_OTHER_FIELD = _named_fields(["Package", "Description", "Size", "Version"])
+#: stanzas with the field to rewrite among others, maybe repeated, maybe followed by
+#: continuation, comment or stray lines
+_NAMED_STANZAS = st.builds(
+    lambda before, target, after, end: "\n".join([*before, target, *after]) + end,
+    st.lists(_OTHER_FIELD, max_size=3), _TARGET_FIELD,
+    st.lists(st.one_of(_OTHER_FIELD, _OTHER_FIELD, _OTHER_FIELD, _CONT, _OTHER,
+                       _TARGET_FIELD), max_size=4),
+    st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=300)
+@given(st.one_of(_NAMED_STANZAS, deb822_documents().map(lambda d: d.decode("utf-8"))),
+       st.sampled_from(["Filename", "Filename", "Filename", "package", "X-New"]),
+       st.sampled_from(["pool/main/a/a/a_1_all.deb", "one\n two", "", " x "]))
+@example("Package: a\nFilename: x\nstray line\nSize: 1\n", "Filename", "y")
+@example("Package: a\nFilename : x\n#c\n more\n", "Filename", "y")
+@example("Package: a\nFILENAME: x\nFilename: z\n", "Filename", "y")
+@example("Package: a\nFilename: x\nSize: 1", "Filename", "y")
+def test_rewrite_of_one_field_equals_the_block_rewrite(text: str, field: str,
+                                                       value: str) -> None:
+    """The one-line fast path of rewrite_stanza gives exactly the general rewrite (texts
+    with the field once, several times, in other cases, with continuation, comment and
+    stray lines after it, with and without a last line end)."""
+    from chantal_adapters.apt.packages import _rewrite_blocks
+
+    for variant in (text, text.rstrip("\n"), text.replace("\n", "\r\n")):
+        assert rewrite_stanza(variant, {field: value}) == _rewrite_blocks(variant,
+                                                                          {field: value})
 
 
 def test_stanzas_stream_from_compressed_indexes() -> None:

@@ -1243,6 +1243,45 @@ def rewrite_stanza(text: str, changes: Mapping[str, str | None]) -> str:
         field. A field not present is appended at the end.
     :returns: the new stanza text, ending with a newline.
     """
+    if len(changes) == 1:
+        [(field, value)] = changes.items()
+        if value is not None:
+            done = _replace_one_line(text, field, value)
+            if done is not None:
+                return done
+    return _rewrite_blocks(text, changes)
+
+
+def _replace_one_line(text: str, field: str, value: str) -> str | None:
+    """:func:`rewrite_stanza` of one field written on one line, once (any case), in a
+    stanza without ``\\r``: that line replaced, found with one search; ``None`` for
+    any other stanza (the general path decides it)."""
+    if "\r" in text:
+        return None
+    found = list(_field_line_re(field).finditer(text))
+    if len(found) != 1:
+        return None
+    start = found[0].start()
+    end = text.find("\n", start) + 1
+    if end == 0:
+        return None  # the last line, without its line end
+    rest = text[end:]
+    following = rest.partition("\n")[0]
+    if following and (following.startswith("#") or _KEY_RE.match(following) is None):
+        return None  # the next line belongs to this field's block
+    name = text[start:found[0].end() - 1]
+    return (text[:start] + _field_text(name, value) + rest
+            + ("\n" if rest and not rest.endswith("\n") else ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _field_line_re(field: str) -> re.Pattern[str]:
+    """A line starting with the field name ``field`` (any case) and its colon."""
+    return re.compile(rf"^{re.escape(field)}[ \t\f\v]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def _rewrite_blocks(text: str, changes: Mapping[str, str | None]) -> str:
+    """:func:`rewrite_stanza` through :func:`stanza_blocks` (any stanza)."""
     wanted = {key.lower(): (key, value) for key, value in changes.items()}
     out: list[str] = []
     for key, block in stanza_blocks(text):
@@ -1260,6 +1299,8 @@ def rewrite_stanza(text: str, changes: Mapping[str, str | None]) -> str:
 
 
 def _field_text(name: str, value: str) -> str:
+    if "\n" not in value:
+        return f"{name}: {value}\n" if value else f"{name}:\n"
     first, *rest = value.split("\n")
     lines = [f"{name}: {first}" if first else f"{name}:"]
     lines.extend(line if line[:1] in (" ", "\t") else " " + line for line in rest)

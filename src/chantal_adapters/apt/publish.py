@@ -35,12 +35,14 @@ repositories with :func:`layout_extra`), completed by what the records carry.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import logging
 import lzma
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -214,11 +216,20 @@ def _apply_overrides(stanza: str, record: PackageRecord, options: PublishOptions
     return rewrite_stanza(stanza, dict(override))
 
 
+#: xz preset of published indexes: liblzma's preset 1 compresses a Packages index about
+#: 8 times faster than the default 6 (bookworm main amd64, 50 MB: 1.4 s instead of
+#: 11.5 s) into a file 25 % larger (11.0 MB instead of 8.7 MB), still smaller than gzip -9
+#: (11.5 MB).
+XZ_PRESET = 1
+
+
 def _compress(data: bytes, suffix: str) -> bytes:
+    """``data`` compressed for the index variant ``suffix`` (``""``: as is)."""
     if suffix == ".gz":
         return gzip.compress(data, compresslevel=9, mtime=0)
     if suffix == ".xz":
-        return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64)
+        return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                             preset=XZ_PRESET)
     if suffix == ".zst":
         import zstandard
 
@@ -233,6 +244,11 @@ class _Writer:
         self.tree = tree
         self.linked: dict[str, str] = {}
         self.written: set[str] = set()
+
+    def link_all(self, links: Iterable[tuple[str, PackageRecord]]) -> None:
+        """:meth:`link` each ``(relpath, record)``."""
+        for relpath, record in links:
+            self.link(relpath, record)
 
     def link(self, relpath: str, record: PackageRecord) -> None:
         if not record.sha256:
@@ -271,16 +287,19 @@ def _pool_location(record: PackageRecord) -> str:
         raise PublishError(f"{record.nevra}: {exc}") from exc
 
 
-def _binary_index(records: Iterable[PackageRecord], writer: _Writer,
-                  options: PublishOptions) -> bytes:
+def _binary_index(records: Iterable[PackageRecord], options: PublishOptions
+                  ) -> tuple[bytes, list[tuple[str, PackageRecord]]]:
+    """A ``Packages`` index of ``records`` and the pool files it names: ``(index,
+    [(pool location, record)])``."""
     stanzas = []
+    links = []
     for record in sorted(records, key=lambda r: (r.name, r.arch, r.evr, r.sha256)):
         location = _pool_location(record)
-        writer.link(location, record)
+        links.append((location, record))
         stanza = record.metadata.get("stanza") or _synthesize_stanza(record)
         stanza = rewrite_stanza(str(stanza), {"Filename": location})
         stanzas.append(_apply_overrides(stanza, record, options))
-    return "\n".join(stanzas).encode("utf-8")
+    return "\n".join(stanzas).encode("utf-8"), links
 
 
 def _source_index(records: Sequence[PackageRecord], writer: _Writer,
@@ -340,10 +359,18 @@ def _release_fields(layout: SuiteLayout, options: PublishOptions) -> dict[str, s
 
 
 def _write_index(writer: _Writer, base: str, relbase: str, data: bytes,
-                 options: PublishOptions, listed: list[tuple[str, bytes]]) -> None:
+                 options: PublishOptions, listed: list[tuple[str, bytes]],
+                 meanwhile: Callable[[], None] | None = None) -> None:
+    """Write an index and its compressed variants (and by-hash copies), listed for the
+    Release; ``meanwhile()`` runs while they are compressed (the compressors release the
+    GIL: the variants are compressed side by side, beside it)."""
     suffixes = ["", ".gz", ".xz"] + ([".zst"] if options.compression == "zstd" else [])
-    for suffix in suffixes:
-        content = _compress(data, suffix)
+    with ThreadPoolExecutor(max_workers=len(suffixes) - 1) as pool:
+        compressing = [pool.submit(_compress, data, suffix) for suffix in suffixes]
+        if meanwhile is not None:
+            meanwhile()
+        contents = [future.result() for future in compressing]
+    for suffix, content in zip(suffixes, contents, strict=True):
         writer.write(f"{base}/{relbase}{suffix}", content)
         listed.append((f"{relbase}{suffix}", content))
         if options.by_hash:
@@ -418,8 +445,9 @@ def publish_generated(tree: TreeBuilder, packages: Sequence[PackageRecord],
                 chosen = [r for r in in_component
                           if r.arch == arch or (r.arch == "all" and arch in binary_archs)]
                 directory = f"{component}/binary-{arch}"
-                data = _binary_index(chosen, writer, options)
-                _write_index(writer, base, f"{directory}/Packages", data, options, listed)
+                data, links = _binary_index(chosen, options)
+                _write_index(writer, base, f"{directory}/Packages", data, options, listed,
+                             meanwhile=functools.partial(writer.link_all, links))
                 release = _directory_release(fields, component, arch)
                 writer.write(f"{base}/{directory}/Release", release)
                 listed.append((f"{directory}/Release", release))
