@@ -218,7 +218,7 @@ def _columns(data: bytes) -> tuple[list[int], list[str], list[str], list[str],
 def _column(values: list[bytes], prefix: bytes, valid: re.Pattern[bytes]
             ) -> list[str] | None:
     """The values without ``prefix`` as text if ``valid`` matches them all (each with
-    its prefix, followed by ``\n``), else ``None``: one call each way for a column."""
+    its prefix, followed by ``\\n``), else ``None``: one call each way for a column."""
     joined = b"\n".join(values) + b"\n"
     if not valid.fullmatch(joined):
         return None
