@@ -283,10 +283,13 @@ class Urllib3Fetcher:
             raise FetchError(redact_url(url), f"unsupported URL scheme {scheme!r}")
         shown = redact_url(url)
         request_headers = dict(self._headers)
-        try:
-            auth = parse_url(url).auth
-        except LocationValueError as exc:
-            raise FetchError(shown, _describe(exc)) from exc
+        auth = None
+        if "@" in _authority(url):
+            # credentials in the URL (parsed only then: urllib3 parses every URL anyway)
+            try:
+                auth = parse_url(url).auth
+            except LocationValueError as exc:
+                raise FetchError(shown, _describe(exc)) from exc
         if auth:
             token = base64.b64encode(urllib.parse.unquote(auth).encode()).decode("ascii")
             request_headers["Authorization"] = f"Basic {token}"
@@ -362,3 +365,12 @@ class Urllib3Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _authority(url: str) -> str:
+    """The ``[user[:password]@]host[:port]`` part of an absolute URL
+    (``scheme://authority/path?query#fragment``, RFC 3986 section 3.2)."""
+    rest = url.partition("://")[2]
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    return rest

@@ -185,6 +185,13 @@ class TestUrllib3Fetcher(FetcherContract):
         assert base.request_headers[0]["Authorization"] == expected
         assert "s3cret" not in str(info.value) and "user:***@" in str(info.value)
 
+    def test_an_at_sign_outside_the_authority_is_no_credential(self, site_root: Path
+                                                               ) -> None:
+        (site_root / "a@b").write_bytes(SMALL)
+        with serve_directory(site_root) as base:
+            assert Urllib3Fetcher(FAST).get_bytes(base.url("a@b") + "?x=@y#@z") == SMALL
+        assert "Authorization" not in base.request_headers[0]
+
     def test_redact_url(self) -> None:
         assert redact_url("http://a:b@h.invalid:8080/x") == "http://a:***@h.invalid:8080/x"
         assert redact_url("http://h.invalid/x") == "http://h.invalid/x"
