@@ -44,7 +44,7 @@ for _path in (HERE, TESTS):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from run import MB, Bench, measure, median_run, under  # noqa: E402
+from run import MB, Bench, measure, median_run, state_yaml, under  # noqa: E402
 
 SUITE = "bookworm"
 COMPONENT = "main"
@@ -85,16 +85,7 @@ def _write_config(base: Path, feed: str, *, include: str, with_dependencies: boo
     (no ``verify`` section: the machine's APT keyrings are trusted; no publishing key)."""
     base.mkdir(parents=True)
     config = base / "config.yaml"
-    config.write_text(textwrap.dedent(f"""\
-        database:
-          url: sqlite:///{base}/chantal.db
-        storage:
-          base_path: {base}
-          pool_path: {base}/pool
-          published_path: {base}/published
-        download:
-          retry_attempts: 2
-          timeout: 60
+    config.write_text(state_yaml(base) + textwrap.dedent(f"""\
         gpg:
           enabled: false
         repositories:

@@ -525,6 +525,22 @@ def serving(directory: Path) -> Iterator[str]:
 # --- the benchmarks ------------------------------------------------------------------
 
 
+def state_yaml(base: Path) -> str:
+    """The configuration's state part: SQLite catalog, pool and published trees under
+    ``base``, two download attempts of 60 s at most."""
+    return textwrap.dedent(f"""\
+        database:
+          url: sqlite:///{base}/chantal.db
+        storage:
+          base_path: {base}
+          pool_path: {base}/pool
+          published_path: {base}/published
+        download:
+          retry_attempts: 2
+          timeout: 60
+        """)
+
+
 def compile_sources() -> None:
     """Byte-compile Chantal's packages, as ``pip install`` does for an installed package:
     an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile every
@@ -776,16 +792,7 @@ class Bench:
         base = self.work / name
         base.mkdir()
         config = base / "config.yaml"
-        config.write_text(textwrap.dedent(f"""\
-            database:
-              url: sqlite:///{base}/chantal.db
-            storage:
-              base_path: {base}
-              pool_path: {base}/pool
-              published_path: {base}/published
-            download:
-              retry_attempts: 2
-              timeout: 60
+        config.write_text(state_yaml(base) + textwrap.dedent(f"""\
             repositories:
               - id: {REPO_ID}
                 type: rpm
